@@ -1,0 +1,20 @@
+import type { Labels } from "../config/types.js";
+import type { Secret } from "../secret.js";
+
+/**
+ * - `match`: this backend knows the user and the password is right.
+ * - `denied`: this backend knows the user and the password is wrong; stop here.
+ * - `no-match`: not this backend's user; try the next one.
+ */
+export type AuthnResult = { kind: "match"; labels: Labels } | { kind: "denied" } | { kind: "no-match" };
+
+/**
+ * An authentication backend. Throws a BackendError when it cannot answer
+ * (directory down, program crashed): the request then fails with a 5xx rather
+ * than a misleading 401.
+ */
+export interface Authenticator {
+  readonly name: string;
+  authenticate(user: string, password: Secret): Promise<AuthnResult>;
+  stop(): Promise<void>;
+}

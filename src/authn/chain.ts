@@ -1,0 +1,40 @@
+import type { Labels } from "../config/types.js";
+import type { Secret } from "../secret.js";
+import type { Authenticator } from "./authenticator.js";
+import { verifyPassword } from "./bcrypt.js";
+import type { CredentialCache } from "./credential-cache.js";
+
+export type ChainResult = { ok: true; labels: Labels; method: string; cached: boolean } | { ok: false };
+
+/**
+ * The authentication methods in config order (static users first, as in
+ * docker_auth). The first method that knows the user decides. When no method
+ * knows the user, a bcrypt check against a dummy hash of the usual cost is run
+ * so that an unknown user costs what a wrong password costs.
+ */
+export class AuthnChain {
+  constructor(
+    readonly authenticators: readonly Authenticator[],
+    readonly cache: CredentialCache,
+    private readonly dummyHash: string,
+  ) {}
+
+  async authenticate(user: string, password: Secret): Promise<ChainResult> {
+    const hit = this.cache.get(user, password);
+    if (hit) return { ok: true, labels: hit.labels, method: hit.method, cached: true };
+    for (const a of this.authenticators) {
+      const r = await a.authenticate(user, password);
+      if (r.kind === "no-match") continue;
+      if (r.kind === "denied") return { ok: false };
+      this.cache.set(user, password, r.labels, a.name);
+      return { ok: true, labels: r.labels, method: a.name, cached: false };
+    }
+    await verifyPassword(password.reveal(), this.dummyHash);
+    return { ok: false };
+  }
+
+  async stop(): Promise<void> {
+    this.cache.clear();
+    await Promise.allSettled(this.authenticators.map((a) => a.stop()));
+  }
+}

@@ -1,0 +1,23 @@
+import type { StaticUser } from "../config/types.js";
+import type { Secret } from "../secret.js";
+import type { Authenticator, AuthnResult } from "./authenticator.js";
+import { verifyPassword } from "./bcrypt.js";
+
+/**
+ * The `users` section: bcrypt hashes and labels. An entry without a password
+ * accepts any password; the `""` entry is the anonymous user. Users not listed
+ * are left to the next method.
+ */
+export class StaticUsersAuthenticator implements Authenticator {
+  readonly name = "static users";
+  constructor(readonly users: ReadonlyMap<string, StaticUser>) {}
+
+  async authenticate(user: string, password: Secret): Promise<AuthnResult> {
+    const u = this.users.get(user);
+    if (!u) return { kind: "no-match" };
+    if (u.passwordHash !== undefined && !(await verifyPassword(password.reveal(), u.passwordHash))) return { kind: "denied" };
+    return { kind: "match", labels: u.labels };
+  }
+
+  async stop(): Promise<void> {}
+}

@@ -1,0 +1,119 @@
+import { BlockList, isIPv4 } from "node:net";
+import type { AclEntrySpec } from "../config/types.js";
+import { ConfigError, type ConfigIssue } from "../errors.js";
+import type { Authorizer, AuthzRequest, AuthzResult } from "./authorizer.js";
+import { PatternError, quoteMeta } from "./go-pattern.js";
+import { FIELDS, findCaptureRefs, PatternTemplate, type CaptureRef, type Field, type MatchContext } from "./pattern-template.js";
+
+function ipMatcher(pattern: string): BlockList {
+  const list = new BlockList();
+  const slash = pattern.indexOf("/");
+  const ip = slash < 0 ? pattern : pattern.slice(0, slash);
+  const family = isIPv4(ip) ? "ipv4" : "ipv6";
+  if (slash < 0) list.addAddress(ip, family);
+  else list.addSubnet(ip, Number(pattern.slice(slash + 1)), family);
+  return list;
+}
+
+class CompiledEntry {
+  readonly fields: Partial<Record<Field, PatternTemplate>> = {};
+  readonly labels: [string, PatternTemplate][] = [];
+  readonly ip?: BlockList;
+  readonly captures: CaptureRef[];
+  readonly grantsAll: boolean;
+  readonly actions: ReadonlySet<string>;
+
+  constructor(
+    readonly spec: AclEntrySpec,
+    issues: ConfigIssue[],
+  ) {
+    const compile = (key: (string | number)[], raw: string): PatternTemplate | undefined => {
+      try {
+        return new PatternTemplate(raw);
+      } catch (e) {
+        if (!(e instanceof PatternError)) throw e;
+        issues.push({ ...spec.where, key: ["acl", spec.index, "match", ...key].map((k) => (typeof k === "number" ? `[${k}]` : k)).join(".").replace(/\.\[/g, "["), message: `invalid pattern ${JSON.stringify(raw)}: ${e.message}` });
+        return undefined;
+      }
+    };
+    for (const f of FIELDS) {
+      const raw = spec.match[f];
+      if (raw !== undefined) {
+        const t = compile([f], raw);
+        if (t) this.fields[f] = t;
+      }
+    }
+    for (const [label, raw] of Object.entries(spec.match.labels ?? {})) {
+      const t = compile(["labels", label], raw);
+      if (t) this.labels.push([label, t]);
+    }
+    if (spec.match.ip !== undefined) this.ip = ipMatcher(spec.match.ip);
+    this.captures = findCaptureRefs(spec.match);
+    this.grantsAll = spec.actions.length === 1 && spec.actions[0] === "*";
+    this.actions = new Set(spec.actions);
+  }
+
+  matches(req: AuthzRequest, quoted: MatchContext["quoted"]): boolean {
+    let captures: Map<string, string> | undefined;
+    for (const c of this.captures) {
+      const m = c.regex.exec(req[c.field]);
+      if (m && c.index >= 1 && c.index < m.length && m[c.index] !== undefined) (captures ??= new Map()).set(c.placeholder, m[c.index]!);
+    }
+    const ctx: MatchContext = { quoted, captures: captures ?? NO_CAPTURES, labels: req.labels };
+    for (const f of FIELDS) {
+      const t = this.fields[f];
+      if (t && !t.matches(req[f], ctx)) return false;
+    }
+    if (this.ip) {
+      if (req.ip === undefined || !this.ip.check(req.ip, isIPv4(req.ip) ? "ipv4" : "ipv6")) return false;
+    }
+    // Each listed label must have some value that matches; label patterns get no label permutations (docker_auth).
+    for (const [label, t] of this.labels) {
+      const values = req.labels[label];
+      if (!values?.some((v) => t.matches(v, ctx, false))) return false;
+    }
+    return true;
+  }
+
+  grant(requested: readonly string[]): string[] {
+    return this.grantsAll ? [...requested] : requested.filter((a) => this.actions.has(a));
+  }
+}
+
+const NO_CAPTURES: ReadonlyMap<string, string> = new Map();
+
+/**
+ * The static ACL from the config: entries in order, first match wins, with
+ * docker_auth's matching rules. Every pattern is compiled here, once.
+ */
+export class AclAuthorizer implements Authorizer {
+  readonly name = "static ACL";
+  readonly #entries: CompiledEntry[];
+
+  constructor(entries: readonly AclEntrySpec[]) {
+    const issues: ConfigIssue[] = [];
+    this.#entries = entries.map((e) => new CompiledEntry(e, issues));
+    if (issues.length) throw new ConfigError(issues);
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  async authorize(req: AuthzRequest): Promise<AuthzResult> {
+    return this.decide(req);
+  }
+
+  /** The synchronous decision, shared by `authorize` and `regauth explain`. */
+  decide(req: AuthzRequest): AuthzResult {
+    const quoted = { account: quoteMeta(req.account), type: quoteMeta(req.type), name: quoteMeta(req.name), service: quoteMeta(req.service) };
+    for (const e of this.#entries) {
+      if (e.matches(req, quoted)) {
+        return { kind: "match", actions: e.grant(req.actions), rule: { source: this.name, index: e.spec.index, comment: e.spec.comment, where: e.spec.where } };
+      }
+    }
+    return { kind: "no-match" };
+  }
+
+  async stop(): Promise<void> {}
+}

@@ -1,0 +1,21 @@
+import type { Authorizer, AuthzRequest, AuthzResult } from "./authorizer.js";
+
+/**
+ * The authorizers in config order. The first decisive answer wins; when none
+ * decides, the scope is denied (empty actions), as in docker_auth.
+ */
+export class AuthzChain {
+  constructor(readonly authorizers: readonly Authorizer[]) {}
+
+  async authorize(req: AuthzRequest): Promise<AuthzResult & { kind: "match" }> {
+    for (const a of this.authorizers) {
+      const r = await a.authorize(req);
+      if (r.kind === "match") return r;
+    }
+    return { kind: "match", actions: [], rule: { source: "default deny" } };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.authorizers.map((a) => a.stop()));
+  }
+}

@@ -1,0 +1,46 @@
+import { check } from "./check.js";
+import { explain } from "./explain.js";
+import { hash } from "./hash.js";
+import { keygen } from "./keygen.js";
+import { serve } from "./serve.js";
+
+const USAGE = `usage: regauth <command> [args]
+
+  serve [CONFIG]        run the token server (default: ./regauth.yml, else a safe embedded default)
+  check CONFIG          validate a config (docker_auth format) and print every problem
+  hash [--cost N]       bcrypt-hash a password from a prompt or stdin ($2y$, like htpasswd -B)
+  keygen [--type rsa|ec] [--out DIR] [--host H]...
+                        make a signing key, certificate and JWKS, and print the registry config
+  explain CONFIG --account NAME [--label k=v]... [--ip IP] [--service S] SCOPE...
+                        show which ACL entry decides each scope, and what it grants
+`;
+
+/** The CLI entry point; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case "serve":
+        return await serve(rest);
+      case "check":
+        return await check(rest);
+      case "hash":
+        return await hash(rest);
+      case "keygen":
+        return await keygen(rest);
+      case "explain":
+        return await explain(rest);
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(USAGE);
+        return 0;
+      default:
+        process.stderr.write(cmd ? `regauth: unknown command "${cmd}"\n${USAGE}` : USAGE);
+        return 2;
+    }
+  } catch (e) {
+    process.stderr.write(`regauth ${cmd}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,268 @@
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import type { z } from "zod";
+import { ConfigError, type ConfigIssue, type ConfigLocation } from "../errors.js";
+import { configSchema, knownKeysAt, NOT_YET_SUPPORTED, type RawConfig } from "./schema.js";
+import { nearest } from "./suggest.js";
+import { CIPHER_SUITES, CURVES, REFUSED_CIPHER_SUITES, TLS_VERSIONS } from "./tls-names.js";
+import type { AclEntrySpec, Config, Labels, ServerConfig, StaticUser, TlsSettings, TokenConfig } from "./types.js";
+import { locate, pathKey, readYaml, type ConfigPath, type YamlSource } from "./yaml-source.js";
+
+const BCRYPT_HASH = /^\$2[abxy]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+
+/** Which issue: the issue that introduced each not-yet-supported section, for the refusal message. */
+const LANDS_WITH: Record<string, string> = {
+  ldap_auth: "LDAP authentication",
+  ext_auth: "external programs and plugins",
+  ext_authz: "external programs and plugins",
+  plugin_authn: "external programs and plugins",
+  plugin_authz: "external programs and plugins",
+};
+
+function typeName(expected: string): string {
+  return ({ object: "a mapping", array: "a list", string: "a string", number: "a number", boolean: "true or false", int: "a whole number" } as Record<string, string>)[expected] ?? expected;
+}
+
+class IssueList {
+  readonly issues: ConfigIssue[] = [];
+  constructor(readonly src: YamlSource) {}
+  where(path: ConfigPath): ConfigLocation {
+    const pos = locate(this.src, path);
+    return { file: this.src.file, line: pos?.line, column: pos?.column, key: path.length ? pathKey(path) : undefined };
+  }
+  add(path: ConfigPath, message: string): void {
+    this.issues.push({ ...this.where(path), message });
+  }
+}
+
+function zodIssues(list: IssueList, error: z.ZodError): void {
+  for (const issue of error.issues) {
+    const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+    switch (issue.code) {
+      case "unrecognized_keys":
+        for (const k of issue.keys) {
+          const hint = nearest(k, knownKeysAt(path));
+          list.add([...path, k], `unknown key "${k}"${hint ? `; did you mean "${hint}"?` : ""}`);
+        }
+        break;
+      case "invalid_type":
+        list.add(path, issue.input === undefined ? `is required (${typeName(issue.expected)})` : `must be ${typeName(issue.expected)}`);
+        break;
+      case "invalid_union":
+        list.add(path, "must be a mapping (write {} for a user with no password and no labels)");
+        break;
+      default:
+        list.add(path, issue.message);
+    }
+  }
+}
+
+async function readSecret(list: IssueList, path: ConfigPath, file: string | undefined, env: string | undefined, baseDir: string): Promise<string | undefined> {
+  if (file !== undefined) {
+    try {
+      return (await readFile(resolvePath(baseDir, file), "utf8")).trim();
+    } catch (e) {
+      list.add(path, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return undefined;
+    }
+  }
+  if (env !== undefined) {
+    const v = process.env[env];
+    if (v === undefined) list.add(path, `environment variable ${env} is not set`);
+    return v?.trim();
+  }
+  return undefined;
+}
+
+function resolvePath(baseDir: string, p: string): string {
+  return p.startsWith("/") ? p : `${baseDir}/${p}`;
+}
+
+function buildTls(list: IssueList, s: NonNullable<RawConfig["server"]>): TlsSettings {
+  const tls: TlsSettings = { minVersion: "TLSv1.2" };
+  if (s.tls_min_version !== undefined) {
+    const v = TLS_VERSIONS[s.tls_min_version];
+    if (v) tls.minVersion = v;
+    else if (s.tls_min_version === "SSL30" || s.tls_min_version === "0x0300")
+      list.add(["server", "tls_min_version"], "SSL 3.0 is broken and Node cannot offer it; use TLS12 (the default) or TLS13");
+    else list.add(["server", "tls_min_version"], `unknown TLS version "${s.tls_min_version}"; use one of TLS10, TLS11, TLS12, TLS13`);
+  }
+  if (s.tls_cipher_suites !== undefined) {
+    if (tls.minVersion === "TLSv1.3") list.add(["server", "tls_cipher_suites"], "TLS 1.3 ciphersuites are not configurable");
+    const names: string[] = [];
+    s.tls_cipher_suites.forEach((name, i) => {
+      const known = CIPHER_SUITES[name];
+      if (known) names.push(known);
+      else if (REFUSED_CIPHER_SUITES[name]) list.add(["server", "tls_cipher_suites", i], `${name}: ${REFUSED_CIPHER_SUITES[name]}`);
+      else {
+        const hint = nearest(name, Object.keys(CIPHER_SUITES));
+        list.add(["server", "tls_cipher_suites", i], `unknown cipher suite "${name}"${hint ? `; did you mean "${hint}"?` : ""}`);
+      }
+    });
+    if (names.length) tls.ciphers = [...new Set(names)].join(":");
+  }
+  if (s.tls_curve_preferences !== undefined) {
+    const curves: string[] = [];
+    s.tls_curve_preferences.forEach((name, i) => {
+      const c = CURVES[name];
+      if (c) curves.push(c);
+      else list.add(["server", "tls_curve_preferences", i], `unknown curve "${name}"; use P256, P384, P521 or X25519`);
+    });
+    if (curves.length) tls.ecdhCurve = curves.join(":");
+  }
+  return tls;
+}
+
+function buildServer(list: IssueList, raw: RawConfig): ServerConfig {
+  const s = raw.server ?? {};
+  if (!s.addr) list.add(raw.server ? ["server", "addr"] : [], "server.addr is required");
+  const net = s.net ?? "tcp";
+  if (net !== "tcp" && net !== "unix") list.add(["server", "net"], "server.net must be unix or tcp");
+  if (s.path_prefix && !s.path_prefix.startsWith("/")) list.add(["server", "path_prefix"], "server.path_prefix must be an absolute path");
+  if ((s.certificate === undefined) !== (s.key === undefined))
+    list.add(["server", s.certificate === undefined ? "key" : "certificate"], "failed to load server cert and key: both were not provided");
+  if (s.letsencrypt?.email) list.add(["server", "letsencrypt"], "letsencrypt is not supported: regauth does not fetch certificates itself; terminate TLS with your certificate files or at a load balancer");
+  if (s.real_ip_pos !== undefined && s.real_ip_header === undefined) list.add(["server", "real_ip_pos"], "real_ip_pos has no effect without real_ip_header");
+  return {
+    addr: s.addr ?? "",
+    net: net === "unix" ? "unix" : "tcp",
+    pathPrefix: (s.path_prefix ?? "").replace(/\/+$/, ""),
+    certificate: s.certificate,
+    key: s.key,
+    hsts: s.hsts ?? false,
+    tls: buildTls(list, s),
+    realIpHeader: s.real_ip_header,
+    realIpPos: s.real_ip_pos ?? 0,
+  };
+}
+
+function buildToken(list: IssueList, raw: RawConfig, baseDir: string): TokenConfig {
+  const t = raw.token ?? {};
+  if (!t.issuer) list.add(raw.token ? ["token", "issuer"] : [], "token.issuer is required");
+  if (t.expiration === undefined || t.expiration <= 0) list.add(raw.token?.expiration !== undefined ? ["token", "expiration"] : raw.token ? ["token"] : [], `expiration must be positive, got ${t.expiration ?? 0}`);
+  if ((t.certificate === undefined) !== (t.key === undefined))
+    list.add(["token", t.certificate === undefined ? "key" : "certificate"], "failed to load token cert and key: both were not provided");
+  const server = raw.server ?? {};
+  if (t.certificate === undefined && server.certificate === undefined)
+    list.add(raw.token ? ["token"] : [], "failed to load token cert and key: none provided (set token.certificate and token.key, or server.certificate and server.key)");
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolvePath(baseDir, p));
+  return {
+    issuer: t.issuer ?? "",
+    expiration: t.expiration ?? 0,
+    certificate: abs(t.certificate),
+    key: abs(t.key),
+    disableLegacyKeyId: t.disable_legacy_key_id ?? false,
+  };
+}
+
+async function buildUsers(list: IssueList, raw: RawConfig, baseDir: string, warnings: string[]): Promise<Map<string, StaticUser> | undefined> {
+  if (raw.users === undefined) return undefined;
+  const users = new Map<string, StaticUser>();
+  for (const [name, u] of Object.entries(raw.users)) {
+    const path = ["users", name];
+    if (u === null) {
+      // docker_auth skips a user whose entry is empty: nobody can log in as it.
+      warnings.push(`${list.where(path).file}:${list.where(path).line}: user "${name}" has no settings and is ignored, as docker_auth does; write "${name}": {} to allow it with any password`);
+      continue;
+    }
+    const given = [u.password !== undefined, u.password_file !== undefined, u.password_env !== undefined].filter(Boolean).length;
+    if (given > 1) list.add(path, "set only one of password, password_file and password_env");
+    let hash = u.password;
+    if (hash === undefined) hash = await readSecret(list, [...path, u.password_file !== undefined ? "password_file" : "password_env"], u.password_file, u.password_env, baseDir);
+    if (hash !== undefined && !BCRYPT_HASH.test(hash)) {
+      list.add([...path, u.password !== undefined ? "password" : u.password_file !== undefined ? "password_file" : "password_env"], "must be a bcrypt hash ($2y$, $2b$ or $2a$, as `htpasswd -nB` or `regauth hash` prints it); plaintext passwords are not accepted");
+      continue;
+    }
+    const labels: Labels = Object.fromEntries(Object.entries(u.labels ?? {}));
+    users.set(name, { name, passwordHash: hash, labels });
+  }
+  return users;
+}
+
+function buildAcl(list: IssueList, raw: RawConfig): AclEntrySpec[] | undefined {
+  if (raw.acl === undefined) return undefined;
+  return raw.acl.map((e, index) => {
+    const m = e.match;
+    if (m.ip !== undefined && !validIpPattern(m.ip)) list.add(["acl", index, "match", "ip"], `invalid IP pattern "${m.ip}": use an address (10.0.0.1, ::1) or a CIDR (10.0.0.0/8)`);
+    return {
+      index,
+      match: { account: m.account, type: m.type, name: m.name, ip: m.ip, service: m.service, labels: m.labels },
+      actions: e.actions,
+      comment: e.comment,
+      where: list.where(["acl", index]),
+    };
+  });
+}
+
+function validIpPattern(p: string): boolean {
+  const slash = p.indexOf("/");
+  if (slash < 0) return isIP(p) !== 0;
+  const ip = p.slice(0, slash);
+  const bits = p.slice(slash + 1);
+  const family = isIP(ip);
+  return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Read and validate a config from YAML text. Every problem found is reported at
+ * once, each with file, line and key; nothing is started.
+ */
+export async function parseConfig(file: string, text: string, baseDir = process.cwd()): Promise<Config> {
+  const { source, issues: syntax } = readYaml(file, text);
+  if (syntax.length) throw new ConfigError(syntax);
+  const list = new IssueList(source);
+  const top = source.value ?? {};
+  if (typeof top !== "object" || Array.isArray(top)) {
+    list.add([], "the config must be a YAML mapping (server:, token:, users:, acl: ...)");
+    throw new ConfigError(list.issues);
+  }
+  const parsed = configSchema.safeParse(top);
+  if (!parsed.success) {
+    zodIssues(list, parsed.error);
+    throw new ConfigError(list.issues);
+  }
+  const raw = parsed.data as RawConfig;
+  for (const section of NOT_YET_SUPPORTED) {
+    if ((raw as Record<string, unknown>)[section] !== undefined) {
+      const what = LANDS_WITH[section];
+      list.add([section], `${section} is a docker_auth section this version of regauth does not implement yet${what ? ` (it comes with ${what})` : ""}; it is refused rather than ignored so that nobody is let in or kept out by surprise`);
+    }
+  }
+  const warnings: string[] = [];
+  const server = buildServer(list, raw);
+  const token = buildToken(list, raw, baseDir);
+  if (server.certificate) server.certificate = resolvePath(baseDir, server.certificate);
+  if (server.key) server.key = resolvePath(baseDir, server.key);
+  const users = await buildUsers(list, raw, baseDir, warnings);
+  if (raw.users === undefined)
+    list.add([], "no auth methods are configured, this is probably a mistake. Use an empty user map if you really want to deny everyone");
+  const acl = buildAcl(list, raw);
+  if (raw.acl === undefined)
+    list.add([], "ACL is empty, this is probably a mistake. Use an empty list if you really want to deny all actions");
+  const cc = raw.credential_cache ?? {};
+  if (cc.ttl_seconds !== undefined && cc.ttl_seconds < 0) list.add(["credential_cache", "ttl_seconds"], "must be 0 (off) or more");
+  if (cc.max_entries !== undefined && cc.max_entries < 1) list.add(["credential_cache", "max_entries"], "must be at least 1");
+  if (list.issues.length) throw new ConfigError(list.issues);
+  return {
+    file,
+    server,
+    token,
+    users,
+    acl,
+    credentialCache: { ttlSeconds: cc.ttl_seconds ?? 60, maxEntries: cc.max_entries ?? 10_000 },
+    warnings,
+    where: (path) => list.where(path),
+  };
+}
+
+/** Read a config file from disk and validate it. */
+export async function loadConfigFile(file: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new ConfigError([{ file, message: `could not read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+  }
+  // Relative paths inside the file are relative to the working directory, as in docker_auth.
+  return parseConfig(file, text);
+}

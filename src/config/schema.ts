@@ -1,0 +1,124 @@
+import { z } from "zod";
+import { PlainScalar } from "./yaml-source.js";
+
+// Go's yaml.v2 reads a plain scalar into whatever the field wants: its text for a
+// string field, its value for a number or boolean one. These helpers do the same.
+const asText = (v: unknown) => (v instanceof PlainScalar ? v.text : v);
+const asValue = (v: unknown) => (v instanceof PlainScalar ? (v.value instanceof Date ? v.text : typeof v.value === "bigint" ? Number(v.value) : v.value) : v);
+const nullIsAbsent = (f: (v: unknown) => unknown) => (v: unknown) => (v === null ? undefined : f(v));
+
+export const text = z.preprocess(asText, z.string());
+export const optText = z.preprocess(nullIsAbsent(asText), z.string().optional());
+export const optInt = z.preprocess(nullIsAbsent(asValue), z.number().int().optional());
+export const optBool = z.preprocess(nullIsAbsent(asValue), z.boolean().optional());
+const textList = z.preprocess(nullIsAbsent((v) => v), z.array(text).optional());
+// docker_auth wants a list of label values; a single scalar is read as a list of one.
+const labelValues = z.preprocess((v) => (v === null ? [] : Array.isArray(v) ? v : [v]), z.array(text));
+const labelsMap = z.preprocess(nullIsAbsent((v) => v), z.record(z.string(), labelValues).optional());
+
+export const letsEncryptShape = { host: optText, email: optText, cache_dir: optText };
+
+export const serverShape = {
+  addr: optText,
+  net: optText,
+  path_prefix: optText,
+  real_ip_header: optText,
+  real_ip_pos: optInt,
+  certificate: optText,
+  key: optText,
+  hsts: optBool,
+  tls_min_version: optText,
+  tls_curve_preferences: textList,
+  tls_cipher_suites: textList,
+  letsencrypt: z.preprocess(nullIsAbsent((v) => v), z.strictObject(letsEncryptShape).optional()),
+};
+
+export const tokenShape = {
+  issuer: optText,
+  certificate: optText,
+  key: optText,
+  expiration: optInt,
+  disable_legacy_key_id: optBool,
+};
+
+export const userShape = {
+  password: optText,
+  /** regauth addition: read the bcrypt hash from a file. */
+  password_file: optText,
+  /** regauth addition: read the bcrypt hash from an environment variable. */
+  password_env: optText,
+  labels: labelsMap,
+};
+
+export const matchShape = {
+  account: optText,
+  type: optText,
+  name: optText,
+  ip: optText,
+  service: optText,
+  labels: z.preprocess(nullIsAbsent((v) => v), z.record(z.string(), text).optional()),
+};
+
+export const aclEntryShape = {
+  match: z.strictObject(matchShape),
+  actions: z.array(text),
+  comment: optText,
+};
+
+/** regauth addition: the verified-credential cache. */
+export const credentialCacheShape = {
+  ttl_seconds: optInt,
+  max_entries: optInt,
+};
+
+/** docker_auth sections that later regauth versions implement; refused, never ignored, until then. */
+export const NOT_YET_SUPPORTED = [
+  "google_auth",
+  "github_auth",
+  "oidc_auth",
+  "gitlab_auth",
+  "ldap_auth",
+  "mongo_auth",
+  "xorm_auth",
+  "ext_auth",
+  "plugin_authn",
+  "acl_mongo",
+  "acl_xorm",
+  "ext_authz",
+  "plugin_authz",
+  "casbin_authz",
+] as const;
+
+export const topShape = {
+  server: z.preprocess(nullIsAbsent((v) => v), z.strictObject(serverShape).optional()),
+  token: z.preprocess(nullIsAbsent((v) => v), z.strictObject(tokenShape).optional()),
+  users: z.preprocess(nullIsAbsent((v) => v), z.record(z.string(), z.union([z.null(), z.strictObject(userShape)])).optional()),
+  acl: z.preprocess(nullIsAbsent((v) => v), z.array(z.strictObject(aclEntryShape)).optional()),
+  credential_cache: z.preprocess(nullIsAbsent((v) => v), z.strictObject(credentialCacheShape).optional()),
+  ...Object.fromEntries(NOT_YET_SUPPORTED.map((k) => [k, z.unknown().optional()])),
+};
+
+export const configSchema = z.strictObject(topShape);
+export type RawConfig = z.infer<typeof configSchema> & {
+  users?: Record<string, null | z.infer<z.ZodObject<typeof userShape>>>;
+  acl?: z.infer<z.ZodObject<typeof aclEntryShape>>[];
+};
+
+/**
+ * The known keys of the mapping at a path, to suggest the nearest one for a typo.
+ * Paths are normalised: list indexes and user names do not matter.
+ */
+export function knownKeysAt(path: readonly (string | number)[]): readonly string[] {
+  const norm = path.map((p, i) => (typeof p === "number" ? "[]" : i === 1 && path[0] === "users" ? "*" : p)).join("/");
+  const table: Record<string, object> = {
+    "": topShape,
+    server: serverShape,
+    "server/letsencrypt": letsEncryptShape,
+    token: tokenShape,
+    "users/*": userShape,
+    "acl/[]": aclEntryShape,
+    "acl/[]/match": matchShape,
+    credential_cache: credentialCacheShape,
+  };
+  return Object.keys(table[norm] ?? {});
+}

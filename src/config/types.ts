@@ -1,0 +1,85 @@
+import type { ConfigLocation } from "../errors.js";
+
+/** Label name → values, as authenticators produce them and the ACL matches them. */
+export type Labels = Readonly<Record<string, readonly string[]>>;
+
+export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
+
+export interface TlsSettings {
+  /** Lowest protocol version accepted; TLS 1.2 unless the config says otherwise. */
+  minVersion: TlsVersion;
+  /** OpenSSL cipher list (TLS 1.2 and below) mapped from Go's names, if configured. */
+  ciphers?: string;
+  /** OpenSSL curve list mapped from Go's names, if configured. */
+  ecdhCurve?: string;
+}
+
+export interface ServerConfig {
+  /** `host:port`, `:port`, or a socket path when `net` is `unix`. */
+  addr: string;
+  net: "tcp" | "unix";
+  pathPrefix: string;
+  certificate?: string;
+  key?: string;
+  hsts: boolean;
+  tls: TlsSettings;
+  realIpHeader?: string;
+  realIpPos: number;
+}
+
+export interface TokenConfig {
+  issuer: string;
+  /** Token lifetime in seconds. */
+  expiration: number;
+  certificate?: string;
+  key?: string;
+  disableLegacyKeyId: boolean;
+}
+
+export interface StaticUser {
+  name: string;
+  /** A bcrypt hash; absent means any password is accepted (docker_auth semantics). */
+  passwordHash?: string;
+  labels: Labels;
+}
+
+/** One ACL entry's match conditions, as written; compiled by authz/acl.ts. */
+export interface MatchSpec {
+  account?: string;
+  type?: string;
+  name?: string;
+  ip?: string;
+  service?: string;
+  labels?: Readonly<Record<string, string>>;
+}
+
+export interface AclEntrySpec {
+  index: number;
+  match: MatchSpec;
+  actions: readonly string[];
+  comment?: string;
+  /** Where the entry is written, for `explain` and for errors. */
+  where: ConfigLocation;
+}
+
+export interface CredentialCacheConfig {
+  /** Seconds a verified user+password pair is trusted without bcrypt; 0 turns the cache off. */
+  ttlSeconds: number;
+  maxEntries: number;
+}
+
+/** The whole validated config. Nothing outside src/config sees raw YAML. */
+export interface Config {
+  file: string;
+  server: ServerConfig;
+  token: TokenConfig;
+  /** Undefined when the `users` section is absent (not the same as an empty map). */
+  users?: ReadonlyMap<string, StaticUser>;
+  /** Undefined when the `acl` section is absent (not the same as an empty list). */
+  acl?: readonly AclEntrySpec[];
+  credentialCache: CredentialCacheConfig;
+  /** Things worth a warning that docker_auth accepts silently. */
+  warnings: readonly string[];
+  /** Where a key is written, for errors found after parsing (a bad pattern, an unreadable key file). */
+  where(path: readonly (string | number)[]): ConfigLocation;
+}

@@ -1,0 +1,88 @@
+/**
+ * One hierarchy for every error regauth reports. Each carries a stable `code`
+ * and the HTTP status it maps to; `httpBody()` in server/respond.ts turns one into
+ * the registry's `{"errors":[{"code","message"}]}` shape.
+ */
+export class RegauthError extends Error {
+  readonly code: string;
+  readonly status: number;
+  constructor(code: string, status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** The request is malformed: a bad scope, a broken header, a non-UTF-8 query. */
+export class BadRequestError extends RegauthError {
+  constructor(message: string, code = "BAD_REQUEST") {
+    super(code, 400, message);
+  }
+}
+
+/** Credentials were missing or wrong. The message never says which. */
+export class UnauthorizedError extends RegauthError {
+  constructor(message = "authentication required: invalid username or password") {
+    super("UNAUTHORIZED", 401, message);
+  }
+}
+
+export class NotFoundError extends RegauthError {
+  constructor(path: string) {
+    super("NOT_FOUND", 404, `no such endpoint: ${path}`);
+  }
+}
+
+export class MethodNotAllowedError extends RegauthError {
+  readonly allow: readonly string[];
+  constructor(method: string, path: string, allow: readonly string[]) {
+    super("METHOD_NOT_ALLOWED", 405, `method ${method} is not allowed on ${path}; use ${allow.join(" or ")}`);
+    this.allow = allow;
+  }
+}
+
+/** A backend (a directory, a database, a program) failed; the request may succeed later. */
+export class BackendError extends RegauthError {
+  readonly backend: string;
+  constructor(backend: string, message: string, options?: { cause?: unknown }) {
+    super("BACKEND_UNAVAILABLE", 503, `${backend}: ${message}`, options);
+    this.backend = backend;
+  }
+}
+
+/** A bug or an unexpected failure inside regauth itself. */
+export class InternalError extends RegauthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INTERNAL_ERROR", 500, message, options);
+  }
+}
+
+/** Where in which file a config problem is. */
+export interface ConfigLocation {
+  file: string;
+  line?: number;
+  column?: number;
+  /** Dotted key path, e.g. `acl[3].match.name`. */
+  key?: string;
+}
+
+export interface ConfigIssue extends ConfigLocation {
+  message: string;
+}
+
+function formatIssue(i: ConfigIssue): string {
+  const where = [i.file, i.line !== undefined ? String(i.line) : undefined, i.column !== undefined ? String(i.column) : undefined]
+    .filter((x) => x !== undefined)
+    .join(":");
+  return `${where}: ${i.key ? `${i.key}: ` : ""}${i.message}`;
+}
+
+/** The config cannot be used. Lists every problem found, each with file, line and key. */
+export class ConfigError extends RegauthError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super("CONFIG_INVALID", 500, issues.map(formatIssue).join("\n"));
+    this.issues = issues;
+  }
+}

@@ -1,0 +1,33 @@
+import { isIP } from "node:net";
+import { BadRequestError } from "../errors.js";
+
+/** `::ffff:10.0.0.1` → `10.0.0.1`, so IPv4 ACL entries match clients on dual-stack sockets. */
+export function normalizeIp(ip: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return m ? m[1]! : ip;
+}
+
+function stripPort(addr: string): string {
+  const bracketed = /^\[(.+)\]:\d+$/.exec(addr);
+  if (bracketed) return bracketed[1]!;
+  const hostPort = /^([^:]+):\d+$/.exec(addr);
+  return hostPort ? hostPort[1]! : addr;
+}
+
+/**
+ * The client's address. Behind a proxy (`real_ip_header`), docker_auth's rule:
+ * split the header on commas and take entry `real_ip_pos`, counting from the end
+ * when negative (clamped to the first). Without the header the socket's peer is used.
+ */
+export function clientIp(socketAddr: string | undefined, header: string | string[] | undefined, cfg: { realIpHeader?: string; realIpPos: number }): string | undefined {
+  if (!cfg.realIpHeader) return socketAddr ? normalizeIp(socketAddr) : undefined;
+  const value = Array.isArray(header) ? header.join(",") : (header ?? "");
+  const parts = value.split(",");
+  let pos = cfg.realIpPos;
+  if (pos < 0) pos = Math.max(0, parts.length + pos);
+  const raw = (parts[pos] ?? "").trim();
+  if (raw === "") throw new BadRequestError(`client address not provided: the ${cfg.realIpHeader} header is missing or has no entry at position ${cfg.realIpPos}`);
+  const ip = stripPort(raw);
+  if (isIP(ip) === 0) throw new BadRequestError(`unable to parse remote addr ${JSON.stringify(raw.slice(0, 64))} from ${cfg.realIpHeader}`);
+  return normalizeIp(ip);
+}

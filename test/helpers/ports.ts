@@ -1,0 +1,25 @@
+import { createServer } from "node:net";
+
+/**
+ * Ask the kernel for a currently free TCP port on 127.0.0.1.
+ *
+ * The port is released before we return, so another process may grab it before the
+ * caller binds it; callers that spawn servers should retry on "address already in use".
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", reject);
+    srv.listen({ host: "127.0.0.1", port: 0, exclusive: true }, () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === "string") {
+        srv.close();
+        reject(new Error("freePort: unexpected server address"));
+        return;
+      }
+      const port = addr.port;
+      srv.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
