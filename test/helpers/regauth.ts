@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { hashPassword } from "../../src/authn/bcrypt.js";
+import { generateSigningKey, selfSignedCertificate, type KeyType } from "../../src/token/certificate.js";
+import { freePort } from "./ports.js";
+
+/** The repository root (dist/test/helpers → ../../..). */
+export const ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
+export const BIN = join(ROOT, "bin", "regauth");
+
+export interface KeyFiles {
+  key: string;
+  cert: string;
+}
+
+/** Write a signing key and self-signed certificate (with SANs for TLS use) into `dir`. */
+export async function writeKeyPair(dir: string, name: string, type: KeyType, hosts: string[] = ["127.0.0.1", "localhost"]): Promise<KeyFiles> {
+  const { privateKey, pem } = await generateSigningKey(type);
+  const files = { key: join(dir, `${name}.key`), cert: join(dir, `${name}.crt`) };
+  await writeFile(files.key, pem, { mode: 0o600 });
+  await writeFile(files.cert, selfSignedCertificate(privateKey, { commonName: `regauth test ${name}`, hosts }));
+  return files;
+}
+
+/** bcrypt hashes at the lowest cost, so tests spend their time on behaviour, not on bcrypt. */
+export function testHash(password: string): Promise<string> {
+  return hashPassword(password, 4);
+}
+
+export interface RunningRegauth {
+  port: number;
+  url: string;
+  dir: string;
+  configPath: string;
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start `bin/regauth serve CONFIG` as a real process. `config` gets the placeholder
+ * `{{PORT}}` replaced by a free port. Waits for /healthz.
+ */
+export async function startRegauth(config: string, opts: { dir?: string; tls?: boolean; caFile?: string } = {}): Promise<RunningRegauth> {
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "regauth-")));
+  const port = await freePort();
+  const configPath = join(dir, "regauth.yml");
+  await writeFile(configPath, config.replaceAll("{{PORT}}", String(port)));
+  const proc = spawn(process.execPath, [BIN, "serve", configPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, REGAUTH_LOG_LEVEL: "info" } });
+  let out = "";
+  let err = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`regauth exited with ${proc.exitCode}:\n${err}\n${out}`);
+    if (err.includes("regauth is serving on")) break;
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`regauth did not start within 15 s:\n${err}\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  let stopped = false;
+  return {
+    port,
+    url,
+    dir,
+    configPath,
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (proc.exitCode === null) {
+        proc.kill("SIGTERM");
+        const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (!opts.dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Decode a JWT without verifying it, to look at what the server put in. */
+export function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
+  const [h, p] = token.split(".");
+  return { header: JSON.parse(Buffer.from(h!, "base64url").toString()), payload: JSON.parse(Buffer.from(p!, "base64url").toString()) };
+}
