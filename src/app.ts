@@ -49,7 +49,7 @@ export async function buildApp(config: Config): Promise<App> {
   const authorizers: Authorizer[] = [];
   let acl: AclAuthorizer | undefined;
   if (config.acl) {
-    acl = new AclAuthorizer(config.acl);
+    acl = new AclAuthorizer(config.acl, config.where);
     authorizers.push(acl);
   }
 

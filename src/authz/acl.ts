@@ -1,6 +1,6 @@
 import { BlockList, isIPv4 } from "node:net";
 import type { AclEntrySpec } from "../config/types.js";
-import { ConfigError, type ConfigIssue } from "../errors.js";
+import { ConfigError, type ConfigIssue, type ConfigLocation } from "../errors.js";
 import type { Authorizer, AuthzRequest, AuthzResult } from "./authorizer.js";
 import { PatternError, quoteMeta } from "./go-pattern.js";
 import { FIELDS, findCaptureRefs, PatternTemplate, type CaptureRef, type Field, type MatchContext } from "./pattern-template.js";
@@ -26,13 +26,14 @@ class CompiledEntry {
   constructor(
     readonly spec: AclEntrySpec,
     issues: ConfigIssue[],
+    where: (path: readonly (string | number)[]) => ConfigLocation,
   ) {
-    const compile = (key: (string | number)[], raw: string): PatternTemplate | undefined => {
+    const compile = (key: string[], raw: string): PatternTemplate | undefined => {
       try {
         return new PatternTemplate(raw);
       } catch (e) {
         if (!(e instanceof PatternError)) throw e;
-        issues.push({ ...spec.where, key: ["acl", spec.index, "match", ...key].map((k) => (typeof k === "number" ? `[${k}]` : k)).join(".").replace(/\.\[/g, "["), message: `invalid pattern ${JSON.stringify(raw)}: ${e.message}` });
+        issues.push({ ...where(["acl", spec.index, "match", ...key]), message: `invalid pattern ${JSON.stringify(raw)}: ${e.message}` });
         return undefined;
       }
     };
@@ -90,9 +91,13 @@ export class AclAuthorizer implements Authorizer {
   readonly name = "static ACL";
   readonly #entries: CompiledEntry[];
 
-  constructor(entries: readonly AclEntrySpec[]) {
+  /** `where` locates a key for error messages (Config.where); without it, errors point at the entry. */
+  constructor(entries: readonly AclEntrySpec[], where?: (path: readonly (string | number)[]) => ConfigLocation) {
     const issues: ConfigIssue[] = [];
-    this.#entries = entries.map((e) => new CompiledEntry(e, issues));
+    this.#entries = entries.map(
+      (e) =>
+        new CompiledEntry(e, issues, where ?? ((path) => ({ ...e.where, key: path.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("").replace(/^\./, "") }))),
+    );
     if (issues.length) throw new ConfigError(issues);
   }
 

@@ -160,7 +160,7 @@ export function re2ToRegExp(source: string): RegExp {
   try {
     return new RegExp(out, flags);
   } catch (e) {
-    throw new PatternError((e as Error).message.replace(/^Invalid regular expression: /, ""));
+    throw new PatternError((e as Error).message.replace(/^Invalid regular expression: \/[\s\S]*\/[a-z]*: /, "").toLowerCase());
   }
 }
 
