@@ -1,9 +1,14 @@
-import { hash as bcryptHash, verify as bcryptVerify } from "@node-rs/bcrypt";
+import bcrypt from "bcrypt";
 
-/** Check a password against a bcrypt hash off the event loop. Accepts $2a$, $2b$, $2x$ and $2y$. */
+// The native binding only knows $2a$/$2b$. $2y$ (what htpasswd -B and docker_auth
+// configs use) and $2x$ are the same algorithm for these purposes, and Go's
+// bcrypt, which docker_auth uses, ignores the minor version; so map them to $2b$.
+const toNative = (hash: string) => hash.replace(/^\$2[xy]?\$/, "$2b$");
+
+/** Check a password against a bcrypt hash on libuv's thread pool, off the event loop. */
 export async function verifyPassword(password: string, hash: string): Promise<boolean> {
   try {
-    return await bcryptVerify(password, hash);
+    return await bcrypt.compare(password, toNative(hash));
   } catch {
     return false;
   }
@@ -15,7 +20,8 @@ export function bcryptCost(hash: string): number {
   return m ? Number(m[1]) : 10;
 }
 
-/** A bcrypt hash in the `$2y$` form `htpasswd -B` writes (the same algorithm as `$2b$`). */
+/** A bcrypt hash in the `$2y$` form `htpasswd -B` writes. */
 export async function hashPassword(password: string, cost = 10): Promise<string> {
-  return bcryptHash(password, { cost, version: "2y" });
+  const h = await bcrypt.hash(password, cost);
+  return h.replace(/^\$2b\$/, "$2y$");
 }
