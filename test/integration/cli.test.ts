@@ -161,3 +161,38 @@ test("serve with no config runs the embedded default, prints the registry block,
   await start();
   assert.equal(await readFile(join(home, "data", "token.crt"), "utf8"), cert1, "the key is reused");
 });
+
+test("serve reloads its config on SIGHUP; a broken file is refused and the old config keeps serving", async () => {
+  const { startRegauth } = await import("../helpers/regauth.js");
+  const keys = await writeKeyPair(dir, "reload", "ec");
+  const head = `server: {addr: "127.0.0.1:{{PORT}}"}\ntoken: {issuer: "r", expiration: 60, certificate: "${keys.cert}", key: "${keys.key}"}\nusers: {"": {}}\nacl:\n  - match: {name: "one/*"}\n    actions: ["pull"]\n`;
+  const s = await startRegauth(head);
+  try {
+    const actions = async (repo: string) => {
+      const r = await fetch(`${s.url}/auth?service=x&scope=repository:${repo}:pull`);
+      assert.equal(r.status, 200);
+      const t = ((await r.json()) as { token: string }).token;
+      return JSON.parse(Buffer.from(t.split(".")[1]!, "base64url").toString()).access[0].actions as string[];
+    };
+    assert.deepEqual(await actions("two/app"), []);
+    const current = await readFile(s.configPath, "utf8");
+    await writeFile(s.configPath, current.replace("acl:", "acl:\n  - match: {name: \"two/*\"}\n    actions: [\"pull\"]"));
+    s.proc.kill("SIGHUP");
+    const until = async (cond: () => Promise<boolean> | boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!(await cond())) {
+        if (Date.now() > deadline) throw new Error(`timed out; stdout:\n${s.stdout()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await until(() => s.stdout().includes("config reloaded"));
+    assert.deepEqual(await actions("two/app"), ["pull"]);
+    await writeFile(s.configPath, (await readFile(s.configPath, "utf8")).replace("issuer:", "issuerr:"));
+    s.proc.kill("SIGHUP");
+    await until(() => s.stdout().includes("config reload failed"));
+    assert.match(s.stdout(), /unknown key \\"issuerr\\"; did you mean \\"issuer\\"/);
+    assert.deepEqual(await actions("two/app"), ["pull"], "the running config still serves");
+  } finally {
+    await s.stop();
+  }
+});
