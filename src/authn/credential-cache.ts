@@ -25,7 +25,8 @@ export class CredentialCache {
   ) {}
 
   get enabled(): boolean {
-    return this.ttlMs > 0;
+    // maxEntries < 1 can hold nothing (and would make set() loop forever evicting from an empty map).
+    return this.ttlMs > 0 && this.maxEntries >= 1;
   }
 
   get size(): number {
@@ -33,7 +34,9 @@ export class CredentialCache {
   }
 
   #id(user: string, password: Secret): string {
-    return createHmac("sha256", this.#key).update(user).update("\0").update(password.reveal()).digest("base64url");
+    // The user's length first: with a bare separator, user "a\0b" + password "c" and
+    // user "a" + password "b\0c" would share an entry (a user name may contain NUL).
+    return createHmac("sha256", this.#key).update(`${Buffer.byteLength(user)}:`).update(user).update(password.reveal()).digest("base64url");
   }
 
   get(user: string, password: Secret): Entry | undefined {

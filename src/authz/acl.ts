@@ -5,20 +5,31 @@ import type { Authorizer, AuthzRequest, AuthzResult } from "./authorizer.js";
 import { PatternError, quoteMeta } from "./go-pattern.js";
 import { FIELDS, findCaptureRefs, PatternTemplate, type CaptureRef, type Field, type MatchContext } from "./pattern-template.js";
 
-function ipMatcher(pattern: string): BlockList {
+interface IpMatcher {
+  list: BlockList;
+  /**
+   * Go's IPNet.Contains compares an IPv4 client with an IPv6 network only when the
+   * network is IPv4-mapped (`::ffff:0:0/96` and longer); Node's BlockList would also
+   * let `::/0` or `::ffff:0:0/80` match every IPv4 client.
+   */
+  ipv4Clients: boolean;
+}
+
+function ipMatcher(pattern: string): IpMatcher {
   const list = new BlockList();
   const slash = pattern.indexOf("/");
   const ip = slash < 0 ? pattern : pattern.slice(0, slash);
   const family = isIPv4(ip) ? "ipv4" : "ipv6";
+  const bits = Number(pattern.slice(slash + 1));
   if (slash < 0) list.addAddress(ip, family);
-  else list.addSubnet(ip, Number(pattern.slice(slash + 1)), family);
-  return list;
+  else list.addSubnet(ip, bits, family);
+  return { list, ipv4Clients: family === "ipv4" || slash < 0 || bits >= 96 };
 }
 
 class CompiledEntry {
   readonly fields: Partial<Record<Field, PatternTemplate>> = {};
   readonly labels: [string, PatternTemplate][] = [];
-  readonly ip?: BlockList;
+  readonly ip?: IpMatcher;
   readonly captures: CaptureRef[];
   readonly grantsAll: boolean;
   readonly actions: ReadonlySet<string>;
@@ -58,7 +69,8 @@ class CompiledEntry {
     let captures: Map<string, string> | undefined;
     for (const c of this.captures) {
       const m = c.regex.exec(req[c.field]);
-      if (m && c.index >= 1 && c.index < m.length && m[c.index] !== undefined) (captures ??= new Map()).set(c.placeholder, m[c.index]!);
+      // Go's FindStringSubmatch gives "" for a group that did not take part, and docker_auth substitutes it.
+      if (m && c.index >= 1 && c.index < m.length) (captures ??= new Map()).set(c.placeholder, m[c.index] ?? "");
     }
     const ctx: MatchContext = { quoted, captures: captures ?? NO_CAPTURES, labels: req.labels };
     for (const f of FIELDS) {
@@ -66,7 +78,9 @@ class CompiledEntry {
       if (t && !t.matches(req[f], ctx)) return false;
     }
     if (this.ip) {
-      if (req.ip === undefined || !this.ip.check(req.ip, isIPv4(req.ip) ? "ipv4" : "ipv6")) return false;
+      if (req.ip === undefined) return false;
+      const v4 = isIPv4(req.ip);
+      if ((v4 && !this.ip.ipv4Clients) || !this.ip.list.check(req.ip, v4 ? "ipv4" : "ipv6")) return false;
     }
     // Each listed label must have some value that matches; label patterns get no label permutations (docker_auth).
     for (const [label, t] of this.labels) {

@@ -13,48 +13,85 @@ export function isRegexPattern(p: string): boolean {
 }
 
 const REGEX_SYNTAX = new Set("^$\\.*+?()[]{}|/".split(""));
-const POSIX_CLASSES: Record<string, string> = {
-  alnum: "0-9A-Za-z",
-  alpha: "A-Za-z",
-  ascii: "\\x00-\\x7f",
-  blank: "\\t ",
-  cntrl: "\\x00-\\x1f\\x7f",
-  digit: "0-9",
-  graph: "!-~",
-  lower: "a-z",
-  print: " -~",
-  punct: "!-/:-@\\[-`{-~",
-  space: "\\t\\n\\v\\f\\r ",
-  upper: "A-Z",
-  word: "0-9A-Za-z_",
-  xdigit: "0-9A-Fa-f",
+// Go's POSIX classes (regexp/syntax perl_groups.go), as code point ranges.
+const POSIX_CLASSES: Record<string, readonly [number, number][]> = {
+  alnum: [[0x30, 0x39], [0x41, 0x5a], [0x61, 0x7a]],
+  alpha: [[0x41, 0x5a], [0x61, 0x7a]],
+  ascii: [[0x00, 0x7f]],
+  blank: [[0x09, 0x09], [0x20, 0x20]],
+  cntrl: [[0x00, 0x1f], [0x7f, 0x7f]],
+  digit: [[0x30, 0x39]],
+  graph: [[0x21, 0x7e]],
+  lower: [[0x61, 0x7a]],
+  print: [[0x20, 0x7e]],
+  punct: [[0x21, 0x2f], [0x3a, 0x40], [0x5b, 0x60], [0x7b, 0x7e]],
+  space: [[0x09, 0x0d], [0x20, 0x20]],
+  upper: [[0x41, 0x5a]],
+  word: [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]],
+  xdigit: [[0x30, 0x39], [0x41, 0x46], [0x61, 0x66]],
 };
+/** Go's `\s` is `[\t\n\f\r ]`: narrower than JS's, which adds `\v` and Unicode spaces. */
+const PERL_SPACE: readonly [number, number][] = [[0x09, 0x0a], [0x0c, 0x0d], [0x20, 0x20]];
+const MAX_RUNE = 0x10ffff;
+
+/** Ranges as the inside of a `u`-mode class, or their complement. */
+function classRanges(ranges: readonly [number, number][], negate = false): string {
+  let list = ranges;
+  if (negate) {
+    const inverse: [number, number][] = [];
+    let next = 0;
+    for (const [lo, hi] of ranges) {
+      if (lo > next) inverse.push([next, lo - 1]);
+      next = hi + 1;
+    }
+    if (next <= MAX_RUNE) inverse.push([next, MAX_RUNE]);
+    list = inverse;
+  }
+  const u = (cp: number) => `\\u{${cp.toString(16)}}`;
+  // Always `lo-hi`, so that a `-` written after the class (`[[:blank:]-z]`) stays a literal.
+  return list.map(([lo, hi]) => `${u(lo)}-${u(hi)}`).join("");
+}
+
+/** Go's C escapes other than the ones JS spells the same way. */
+const C_ESCAPES: Record<string, string> = { a: "\\x07", f: "\\f", n: "\\n", r: "\\r", t: "\\t", v: "\\v" };
+/** Go refuses repetition counts above this (`a{1001}` is "invalid repeat count"). */
+const MAX_REPEAT = 1000;
 
 function hexEscape(ch: string): string {
   const cp = ch.codePointAt(0)!;
   return `\\u{${cp.toString(16)}}`;
 }
 
-/** Escape one literal character for a `u`-mode RegExp, inside or outside a class. */
+/** Escape one literal character for a `u`-mode RegExp outside a class (where `\\-` is a syntax error). */
 function literal(ch: string): string {
+  return REGEX_SYNTAX.has(ch) ? `\\${ch}` : ch;
+}
+
+/** Escape one literal character inside a `u`-mode class. */
+function classLiteral(ch: string): string {
   return REGEX_SYNTAX.has(ch) || ch === "-" ? `\\${ch}` : ch;
 }
 
 /**
  * Translate RE2 syntax (as Go's regexp reads it) to a JS RegExp with the `u` flag.
  * Handles leading flag groups, `(?P<name>`, `\A`, `\z`, `\Q...\E`, POSIX classes,
- * `\pL`, and Go's leniency about literal `{`, `}` and `]`; refuses lookaround and
- * backreferences, which RE2 does not have.
+ * `\pL`, octal and `\x{...}` escapes, and Go's leniency about literal `{`, `}` and
+ * `]`; gives `.`, `\s`, `^` and `$` Go's meaning (only `\n` ends a line); refuses
+ * lookaround, backreferences and escapes Go does not know (`\cA`, `\u0041`, `\é`).
  */
 export function re2ToRegExp(source: string): RegExp {
   let flags = "u";
+  let multiLine = false;
+  let dotAll = false;
   let i = 0;
   let out = "";
   const lead = /^\(\?([imsU]+)\)/.exec(source);
   if (lead) {
     for (const f of lead[1]!) {
       if (f === "U") throw new PatternError("the (?U) ungreedy flag is not supported; write lazy quantifiers (*?, +?) instead");
-      if (!flags.includes(f)) flags += f;
+      if (f === "m") multiLine = true;
+      else if (f === "s") dotAll = true;
+      else if (!flags.includes(f)) flags += f;
     }
     i = lead[0].length;
   }
@@ -62,49 +99,7 @@ export function re2ToRegExp(source: string): RegExp {
   while (i < source.length) {
     const ch = source[i]!;
     if (ch === "\\") {
-      const next = source[i + 1];
-      if (next === undefined) throw new PatternError("trailing backslash at end of expression");
-      if (next === "Q") {
-        const end = source.indexOf("\\E", i + 2);
-        const lit = source.slice(i + 2, end < 0 ? undefined : end);
-        out += [...lit].map(inClass ? (c) => (c === "]" || c === "\\" || c === "^" || c === "-" || c === "[" ? `\\${c}` : c) : literal).join("");
-        i = end < 0 ? source.length : end + 2;
-        continue;
-      }
-      if (/[1-9]/.test(next)) throw new PatternError(`backreference \\${next} is not supported by Go's RE2 syntax`);
-      if (next === "A" && !inClass) { out += "(?<![\\s\\S])"; i += 2; continue; }
-      if (next === "z" && !inClass) { out += "(?![\\s\\S])"; i += 2; continue; }
-      if (next === "C") throw new PatternError("\\C (any byte) is not supported");
-      if ((next === "p" || next === "P") && source[i + 2] !== "{") {
-        out += `\\${next}{${source[i + 2] ?? ""}}`;
-        i += 3;
-        continue;
-      }
-      if ((next === "p" || next === "P") && source[i + 2] === "{") {
-        const end = source.indexOf("}", i + 3);
-        if (end < 0) throw new PatternError("unterminated \\p{...}");
-        let name = source.slice(i + 3, end);
-        const neg = name.startsWith("^");
-        if (neg) name = name.slice(1);
-        const general = /^(L|Lu|Ll|Lt|Lm|Lo|M|Mn|Mc|Me|N|Nd|Nl|No|P|Pc|Pd|Ps|Pe|Pi|Pf|Po|S|Sm|Sc|Sk|So|Z|Zs|Zl|Zp|C|Cc|Cf|Cs|Co|Any)$/.test(name);
-        const prop = name === "Any" ? "Any" : general ? name : `Script=${name}`;
-        out += `\\${(next === "P") !== neg ? "P" : "p"}{${prop}}`;
-        i = end + 1;
-        continue;
-      }
-      if (/[A-Za-z0-9]/.test(next)) {
-        out += `\\${next}`;
-        i += 2;
-        if (next === "x" && source[i] === "{") {
-          const end = source.indexOf("}", i);
-          out += source.slice(i, end + 1);
-          i = end + 1;
-        }
-        continue;
-      }
-      // Go allows escaping any punctuation; `u`-mode JS only some of it.
-      out += REGEX_SYNTAX.has(next) || (inClass && next === "-") ? `\\${next}` : hexEscape(next);
-      i += 2;
+      out += escape();
       continue;
     }
     if (inClass) {
@@ -115,9 +110,8 @@ export function re2ToRegExp(source: string): RegExp {
           const neg = name.startsWith("^");
           if (neg) name = name.slice(1);
           const cls = POSIX_CLASSES[name];
-          if (!cls) throw new PatternError(`unknown POSIX class [:${name}:]`);
-          if (neg) throw new PatternError(`negated POSIX class [:^${name}:] is not supported`);
-          out += cls;
+          if (!cls) throw new PatternError(`invalid character class range [:${name}:]`);
+          out += classRanges(cls, neg);
           i = end + 2;
           continue;
         }
@@ -145,14 +139,22 @@ export function re2ToRegExp(source: string): RegExp {
       throw new PatternError("flags are only supported at the start of the expression, e.g. /(?i)^team/");
     }
     if (ch === "{") {
-      // A `{` that does not start a repetition is a literal in RE2.
-      const rep = /^\{\d+(,\d*)?\}/.exec(source.slice(i));
-      if (rep && out !== "") { out += rep[0]; i += rep[0].length; continue; }
+      // `{n}`, `{n,}`, `{n,m}` (no leading zeros) repeat; any other `{` is a literal in RE2.
+      const rep = /^\{(0|[1-9]\d*)(?:,(0|[1-9]\d*)?)?\}/.exec(source.slice(i));
+      if (rep) {
+        if (Number(rep[1]) > MAX_REPEAT || Number(rep[2] ?? 0) > MAX_REPEAT) throw new PatternError(`invalid repeat count ${rep[0]}: at most ${MAX_REPEAT}`);
+        out += rep[0];
+        i += rep[0].length;
+        continue;
+      }
       out += "\\{";
       i++;
       continue;
     }
     if (ch === "}" || ch === "]") { out += `\\${ch}`; i++; continue; }
+    if (ch === ".") { out += dotAll ? "[\\s\\S]" : "[^\\n]"; i++; continue; }
+    if (multiLine && ch === "^") { out += "(?<![^\\n])"; i++; continue; }
+    if (multiLine && ch === "$") { out += "(?![^\\n])"; i++; continue; }
     out += ch;
     i++;
   }
@@ -162,6 +164,70 @@ export function re2ToRegExp(source: string): RegExp {
   } catch (e) {
     throw new PatternError((e as Error).message.replace(/^Invalid regular expression: \/[\s\S]*\/[a-z]*: /, "").toLowerCase());
   }
+
+  /** One backslash escape at `i`, translated; advances `i` past it. */
+  function escape(): string {
+    const next = [...source.slice(i + 1, i + 3)][0];
+    if (next === undefined) throw new PatternError("trailing backslash at end of expression");
+    const invalid = () => new PatternError(`invalid escape sequence \\${next}`);
+    i += 1 + next.length;
+    if (!inClass) {
+      if (next === "Q") {
+        const end = source.indexOf("\\E", i);
+        const lit = source.slice(i, end < 0 ? undefined : end);
+        i = end < 0 ? source.length : end + 2;
+        return [...lit].map(literal).join("");
+      }
+      if (next === "A") return "(?<![\\s\\S])";
+      if (next === "z") return "(?![\\s\\S])";
+      if (next === "b" || next === "B") return `\\${next}`;
+    }
+    if (next === "C") throw new PatternError("\\C (any byte) is not supported");
+    if (next === "p" || next === "P") {
+      let name: string;
+      if (source[i] === "{") {
+        const end = source.indexOf("}", i + 1);
+        if (end < 0) throw new PatternError("unterminated \\p{...}");
+        name = source.slice(i + 1, end);
+        i = end + 1;
+      } else {
+        name = [...source.slice(i, i + 2)][0] ?? "";
+        i += name.length;
+      }
+      const neg = name.startsWith("^");
+      if (neg) name = name.slice(1);
+      const general = /^(L|Lu|Ll|Lt|Lm|Lo|M|Mn|Mc|Me|N|Nd|Nl|No|P|Pc|Pd|Ps|Pe|Pi|Pf|Po|S|Sm|Sc|Sk|So|Z|Zs|Zl|Zp|C|Cc|Cf|Cs|Co|Any)$/.test(name);
+      const prop = general ? name : `Script=${name}`;
+      return `\\${(next === "P") !== neg ? "P" : "p"}{${prop}}`;
+    }
+    if ("dDwW".includes(next)) {
+      if (!inClass) return `\\${next}`;
+      // As ranges inside a class, so that `[\d-z]` (a `-` after the class) is valid as in Go.
+      return classRanges(next.toLowerCase() === "d" ? POSIX_CLASSES.digit! : POSIX_CLASSES.word!, next === "D" || next === "W");
+    }
+    if (next === "s") return inClass ? classRanges(PERL_SPACE) : `[${classRanges(PERL_SPACE)}]`;
+    if (next === "S") return inClass ? classRanges(PERL_SPACE, true) : `[^${classRanges(PERL_SPACE)}]`;
+    if (C_ESCAPES[next]) return C_ESCAPES[next];
+    if (next === "x") {
+      const m = /^\{([0-9A-Fa-f]+)\}|^[0-9A-Fa-f]{2}/.exec(source.slice(i));
+      if (!m) throw invalid();
+      const cp = parseInt(m[1] ?? m[0], 16);
+      if (cp > MAX_RUNE) throw invalid();
+      i += m[0].length;
+      return `\\u{${cp.toString(16)}}`;
+    }
+    if (/[0-7]/.test(next)) {
+      // Go: `\0` and up to two more octal digits, or `\1`-`\7` followed by at least one;
+      // a lone `\1`-`\7` would be a backreference, which RE2 does not have.
+      if (next !== "0" && !/[0-7]/.test(source[i] ?? "")) throw new PatternError(`backreference \\${next} is not supported by Go's RE2 syntax`);
+      const digits = next + /^[0-7]{0,2}/.exec(source.slice(i))![0];
+      i += digits.length - 1;
+      return `\\u{${parseInt(digits, 8).toString(16)}}`;
+    }
+    // Go allows escaping any ASCII punctuation (and nothing else); `u`-mode JS only some of it.
+    if (/[A-Za-z0-9]/.test(next) || next.codePointAt(0)! >= 0x80) throw invalid();
+    return REGEX_SYNTAX.has(next) || (inClass && next === "-") ? `\\${next}` : hexEscape(next);
+  }
 }
 
 /**
@@ -169,20 +235,40 @@ export function re2ToRegExp(source: string): RegExp {
  * run of non-`/` characters, `?` one non-`/` character, `[...]`/`[^...]` a class
  * with ranges, `\` escapes; an empty class, a class starting with `-` or `]`, an
  * unterminated class or a trailing `\` make the pattern bad.
+ *
+ * Go reads the pattern as chunks: a run of stars, then the elements up to the next
+ * star. A chunk after a star goes at the leftmost place it fits (the star never
+ * crossing `/`) and is never moved again, except the last chunk, which must end
+ * the name. So `*[^x]*` does not match `a/b` in Go although a backtracking regex
+ * would; a lookahead capture (atomic in JS) pins each chunk to that leftmost place.
  */
 export function globToRegExp(glob: string): RegExp {
-  let out = "^";
+  const chunks: { star: boolean; re: string }[] = [];
   let i = 0;
   while (i < glob.length) {
+    let star = false;
+    while (glob[i] === "*") { star = true; i++; }
+    let re = "";
+    while (i < glob.length && glob[i] !== "*") re += element();
+    chunks.push({ star, re });
+  }
+  let out = "^";
+  let group = 0;
+  chunks.forEach((c, k) => {
+    if (!c.star) out += c.re;
+    else if (k === chunks.length - 1) out += `[^/]*${c.re}`;
+    else out += `(?=([^/]*?${c.re}))\\${++group}`;
+  });
+  return new RegExp(`${out}$`, "u");
+
+  function element(): string {
     const ch = glob[i]!;
-    if (ch === "*") { out += "[^/]*"; i++; continue; }
-    if (ch === "?") { out += "[^/]"; i++; continue; }
+    if (ch === "?") { i++; return "[^/]"; }
     if (ch === "\\") {
-      const next = [...glob.slice(i + 1)][0];
+      const next = [...glob.slice(i + 1, i + 3)][0];
       if (next === undefined) throw new PatternError("syntax error in pattern: trailing backslash");
-      out += literal(next);
       i += 1 + next.length;
-      continue;
+      return literal(next);
     }
     if (ch === "[") {
       i++;
@@ -197,18 +283,16 @@ export function globToRegExp(glob: string): RegExp {
           i++;
           const hi = readClassChar();
           if (lo.codePointAt(0)! > hi.codePointAt(0)!) throw new PatternError(`syntax error in pattern: bad range ${lo}-${hi}`);
-          cls += `${literal(lo)}-${literal(hi)}`;
-        } else cls += literal(lo);
+          cls += `${classLiteral(lo)}-${classLiteral(hi)}`;
+        } else cls += classLiteral(lo);
         items++;
       }
-      out += `${cls}]`;
-      continue;
+      return `${cls}]`;
     }
     const cp = [...glob.slice(i, i + 2)][0]!;
-    out += literal(cp);
     i += cp.length;
+    return literal(cp);
   }
-  return new RegExp(`${out}$`, "u");
 
   function readClassChar(): string {
     let c = glob[i];

@@ -125,7 +125,8 @@ export function findCaptureRefs(patterns: Partial<Record<Field, string>>): Captu
     const p = patterns[f];
     if (p === undefined) continue;
     for (const m of p.matchAll(/\$\{(.+?):(\d+)\}/g)) {
-      const field = m[1]!.toLowerCase() as Field;
+      // docker_auth looks the field up by strings.Title(name): only the first letter's case is free.
+      const field = (m[1]!.charAt(0).toLowerCase() + m[1]!.slice(1)) as Field;
       const target = patterns[field];
       if (!FIELDS.includes(field) || target === undefined || !isRegexPattern(target)) continue;
       let regex: RegExp;

@@ -4,7 +4,7 @@ import type { z } from "zod";
 import { ConfigError, type ConfigIssue, type ConfigLocation } from "../errors.js";
 import { configSchema, knownKeysAt, NOT_YET_SUPPORTED, type RawConfig } from "./schema.js";
 import { nearest } from "./suggest.js";
-import { CIPHER_SUITES, CURVES, REFUSED_CIPHER_SUITES, TLS_VERSIONS } from "./tls-names.js";
+import { CIPHER_SUITE_IDS, CIPHER_SUITES, CURVES, goUint16, REFUSED_CIPHER_SUITES, TLS_VERSIONS } from "./tls-names.js";
 import type { AclEntrySpec, Config, Labels, ServerConfig, StaticUser, TlsSettings, TokenConfig } from "./types.js";
 import { locate, pathKey, readYaml, type ConfigPath, type YamlSource } from "./yaml-source.js";
 
@@ -35,9 +35,9 @@ class IssueList {
   }
 }
 
-function zodIssues(list: IssueList, error: z.ZodError): void {
-  for (const issue of error.issues) {
-    const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+function zodIssues(list: IssueList, issues: readonly z.core.$ZodIssue[], prefix: ConfigPath = []): void {
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path.filter((p): p is string | number => typeof p !== "symbol")];
     switch (issue.code) {
       case "unrecognized_keys":
         for (const k of issue.keys) {
@@ -48,9 +48,13 @@ function zodIssues(list: IssueList, error: z.ZodError): void {
       case "invalid_type":
         list.add(path, issue.input === undefined ? `is required (${typeName(issue.expected)})` : `must be ${typeName(issue.expected)}`);
         break;
-      case "invalid_union":
-        list.add(path, "must be a mapping (write {} for a user with no password and no labels)");
+      case "invalid_union": {
+        // A user is null or a mapping. When it is a mapping, say what is wrong inside it.
+        const inner = issue.errors.find((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0));
+        if (inner) zodIssues(list, inner, path);
+        else list.add(path, "must be a mapping (write {} for a user with no password and no labels)");
         break;
+      }
       default:
         list.add(path, issue.message);
     }
@@ -80,17 +84,25 @@ function resolvePath(baseDir: string, p: string): string {
 
 function buildTls(list: IssueList, s: NonNullable<RawConfig["server"]>): TlsSettings {
   const tls: TlsSettings = { minVersion: "TLSv1.2" };
+  // A name docker_auth does not know is read as a number (`0x0303`, `24`, `0xc014`), as it does.
+  const numeric = (name: string) => {
+    const n = goUint16(name);
+    return n === undefined ? name : String(n);
+  };
   if (s.tls_min_version !== undefined) {
-    const v = TLS_VERSIONS[s.tls_min_version];
+    const version = TLS_VERSIONS[s.tls_min_version] ? s.tls_min_version : numeric(s.tls_min_version);
+    const v = TLS_VERSIONS[version];
     if (v) tls.minVersion = v;
-    else if (s.tls_min_version === "SSL30" || s.tls_min_version === "0x0300")
+    else if (version === "SSL30" || version === "768")
       list.add(["server", "tls_min_version"], "SSL 3.0 is broken and Node cannot offer it; use TLS12 (the default) or TLS13");
     else list.add(["server", "tls_min_version"], `unknown TLS version "${s.tls_min_version}"; use one of TLS10, TLS11, TLS12, TLS13`);
   }
   if (s.tls_cipher_suites !== undefined) {
     if (tls.minVersion === "TLSv1.3") list.add(["server", "tls_cipher_suites"], "TLS 1.3 ciphersuites are not configurable");
     const names: string[] = [];
-    s.tls_cipher_suites.forEach((name, i) => {
+    s.tls_cipher_suites.forEach((written, i) => {
+      const id = CIPHER_SUITES[written] || REFUSED_CIPHER_SUITES[written] ? undefined : goUint16(written);
+      const name = id === undefined ? written : (CIPHER_SUITE_IDS[id] ?? written);
       const known = CIPHER_SUITES[name];
       if (known) names.push(known);
       else if (REFUSED_CIPHER_SUITES[name]) list.add(["server", "tls_cipher_suites", i], `${name}: ${REFUSED_CIPHER_SUITES[name]}`);
@@ -104,7 +116,7 @@ function buildTls(list: IssueList, s: NonNullable<RawConfig["server"]>): TlsSett
   if (s.tls_curve_preferences !== undefined) {
     const curves: string[] = [];
     s.tls_curve_preferences.forEach((name, i) => {
-      const c = CURVES[name];
+      const c = CURVES[name] ?? CURVES[numeric(name)];
       if (c) curves.push(c);
       else list.add(["server", "tls_curve_preferences", i], `unknown curve "${name}"; use P256, P384, P521 or X25519`);
     });
@@ -196,10 +208,12 @@ function buildAcl(list: IssueList, raw: RawConfig): AclEntrySpec[] | undefined {
 
 function validIpPattern(p: string): boolean {
   const slash = p.indexOf("/");
-  if (slash < 0) return isIP(p) !== 0;
+  if (slash < 0) return isIP(p) !== 0 && !p.includes("%");
   const ip = p.slice(0, slash);
   const bits = p.slice(slash + 1);
   const family = isIP(ip);
+  // Go's net.ParseIP and ParseCIDR refuse an IPv6 zone (fe80::1%eth0); Node's isIP accepts it.
+  if (ip.includes("%")) return false;
   return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
@@ -216,9 +230,10 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     list.add([], "the config must be a YAML mapping (server:, token:, users:, acl: ...)");
     throw new ConfigError(list.issues);
   }
-  const parsed = configSchema.safeParse(top);
+  // reportInput: to tell a missing key ("is required") from one of the wrong type ("must be ...").
+  const parsed = configSchema.safeParse(top, { reportInput: true });
   if (!parsed.success) {
-    zodIssues(list, parsed.error);
+    zodIssues(list, parsed.error.issues);
     throw new ConfigError(list.issues);
   }
   const raw = parsed.data as RawConfig;

@@ -66,3 +66,45 @@ export const CURVES: Record<string, string> = {
   "25": "secp521r1",
   "29": "X25519",
 };
+
+/**
+ * docker_auth also takes numeric ids for versions, curves and cipher suites (`24`,
+ * `0xc014`): a name it does not know goes through Go's strconv.ParseUint(s, 0, 16).
+ * This is that parse (decimal, 0x, 0o, 0b, or a leading 0 for octal); undefined if not a uint16.
+ */
+export function goUint16(s: string): number | undefined {
+  const m = /^0[xX]([0-9A-Fa-f]+)$|^0[oO]([0-7]+)$|^0[bB]([01]+)$|^0([0-7]+)$|^([1-9][0-9]*|0)$/.exec(s);
+  if (!m) return undefined;
+  const n = m[1] ? parseInt(m[1], 16) : m[2] ? parseInt(m[2], 8) : m[3] ? parseInt(m[3], 2) : m[4] ? parseInt(m[4], 8) : Number(m[5]);
+  return n <= 0xffff ? n : undefined;
+}
+
+/** Go's cipher suite ids (crypto/tls constants, the IANA values) → Go's names, for numeric entries. */
+export const CIPHER_SUITE_IDS: Record<number, string> = {
+  0x0005: "TLS_RSA_WITH_RC4_128_SHA",
+  0x000a: "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+  0x002f: "TLS_RSA_WITH_AES_128_CBC_SHA",
+  0x0035: "TLS_RSA_WITH_AES_256_CBC_SHA",
+  0x003c: "TLS_RSA_WITH_AES_128_CBC_SHA256",
+  0x009c: "TLS_RSA_WITH_AES_128_GCM_SHA256",
+  0x009d: "TLS_RSA_WITH_AES_256_GCM_SHA384",
+  0xc007: "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+  0xc009: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+  0xc00a: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+  0xc011: "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+  0xc012: "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+  0xc013: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+  0xc014: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+  0xc023: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+  0xc027: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+  0xc02b: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+  0xc02c: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+  0xc02f: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+  0xc030: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+  0xcca8: "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+  0xcca9: "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+  0x1301: "TLS_AES_128_GCM_SHA256",
+  0x1302: "TLS_AES_256_GCM_SHA384",
+  0x1303: "TLS_CHACHA20_POLY1305_SHA256",
+  0x5600: "TLS_FALLBACK_SCSV",
+};

@@ -38,11 +38,15 @@ export function pathKey(path: ConfigPath): string {
   return out;
 }
 
-/** Where to point a reader for `path`: its key if it has one, else its value, else the nearest parent. */
+/**
+ * Where to point a reader for `path`: its key if it has one, else its value, else the
+ * nearest parent the same way (so a missing `token.issuer` points at `token:`, not at
+ * whichever key happens to come first inside it).
+ */
 export function locate(src: YamlSource, path: ConfigPath): Position | undefined {
   for (let n = path.length; n >= 0; n--) {
     const k = pathKey(path.slice(0, n));
-    const pos = (n === path.length ? src.keyPositions.get(k) : undefined) ?? src.valuePositions.get(k) ?? src.keyPositions.get(k);
+    const pos = src.keyPositions.get(k) ?? src.valuePositions.get(k);
     if (pos) return pos;
   }
   return undefined;
@@ -73,7 +77,15 @@ class Reader {
       this.issues.push({ file: this.file, key: pathKey(path), message: "nesting is too deep (or aliases form a cycle)" });
       return null;
     }
-    if (isAlias(node)) return this.read(node.resolve(this.doc), path, depth + 1);
+    if (isAlias(node)) {
+      const target = node.resolve(this.doc);
+      if (target === undefined) {
+        // yaml.v2 refuses this ("unknown anchor"); reading it as null would hide the mistake.
+        this.issues.push({ file: this.file, ...this.pos(node), key: pathKey(path) || undefined, message: `unknown anchor "${node.source}" referenced` });
+        return null;
+      }
+      return this.read(target, path, depth + 1);
+    }
     const at = this.pos(node as YamlNode);
     if (at) this.valuePositions.set(pathKey(path), at);
     if (isMap(node)) {
@@ -142,7 +154,8 @@ export function readYaml(file: string, text: string): { source: YamlSource; issu
   const doc = parseDocument(text, { version: "1.1", merge: true, uniqueKeys: false, lineCounter: lines, prettyErrors: false, keepSourceTokens: false });
   const issues: ConfigIssue[] = [];
   for (const e of doc.errors) {
-    const p = e.linePos?.[0];
+    // Without prettyErrors the error carries only offsets: turn them into a line and column.
+    const p = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
     issues.push({ file, line: p?.line, column: p?.col, message: `YAML syntax: ${e.message.split("\n")[0]}` });
   }
   const reader = new Reader(file, doc, lines);

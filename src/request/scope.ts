@@ -13,7 +13,9 @@ export interface Scope {
 const TYPE = /^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$/;
 const HOST_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
 const HOSTNAME = `${HOST_COMPONENT}(?:\\.${HOST_COMPONENT})*(?::[0-9]+)?`;
-const COMPONENT = "[a-z0-9]+(?:(?:[_.]|__|[-]*)[a-z0-9]+)*";
+// The spec's separator `[_.]|__|[-]*` may be empty, which adds nothing to the language
+// but makes a backtracking engine exponential on a long invalid name; `-+` is the same set of names.
+const COMPONENT = "[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*";
 const NAME = new RegExp(`^(?:${HOSTNAME}/)?${COMPONENT}(?:/${COMPONENT})*$`);
 const ACTION = /^(?:[a-z]+|\*)$/;
 const MAX_NAME = 255;

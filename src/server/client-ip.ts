@@ -28,6 +28,7 @@ export function clientIp(socketAddr: string | undefined, header: string | string
   const raw = (parts[pos] ?? "").trim();
   if (raw === "") throw new BadRequestError(`client address not provided: the ${cfg.realIpHeader} header is missing or has no entry at position ${cfg.realIpPos}`);
   const ip = stripPort(raw);
-  if (isIP(ip) === 0) throw new BadRequestError(`unable to parse remote addr ${JSON.stringify(raw.slice(0, 64))} from ${cfg.realIpHeader}`);
+  // Go's net.ParseIP, which docker_auth uses, refuses an IPv6 zone (fe80::1%eth0); Node's isIP accepts it.
+  if (isIP(ip) === 0 || ip.includes("%")) throw new BadRequestError(`unable to parse remote addr ${JSON.stringify(raw.slice(0, 64))} from ${cfg.realIpHeader}`);
   return normalizeIp(ip);
 }
