@@ -1,3 +1,4 @@
+import { RE2 } from "re2-wasm";
 /**
  * docker_auth matches ACL patterns with Go: `/.../` is an RE2 regex matched
  * unanchored (`regexp.Match`), anything else a shell glob read by `path.Match`
@@ -309,9 +310,69 @@ export function globToRegExp(glob: string): RegExp {
   }
 }
 
-/** Compile a docker_auth pattern (regex or glob) into a RegExp; throws PatternError. */
-export function compileGoPattern(p: string): RegExp {
-  return isRegexPattern(p) ? re2ToRegExp(p.slice(1, -1)) : globToRegExp(p);
+/** What a compiled pattern offers: RegExp's `test` and `exec` (RegExp itself, or a linear-time RE2). */
+export interface Matcher {
+  test(s: string): boolean;
+  exec(s: string): RegExpExecArray | null;
+}
+
+/**
+ * Could this (translated) regex backtrack badly on a crafted 255-character name?
+ * True for a quantified group that holds a quantifier or an alternation (`(a+)+`,
+ * `(a|ab)*`), and for three or more unbounded quantifiers (`.*a.*b.*c`, polynomial).
+ * A conservative shape test: true sends the pattern to RE2, which is always linear.
+ */
+export function mayBacktrack(jsSource: string): boolean {
+  const groups: { risky: boolean }[] = [];
+  let unbounded = 0;
+  let inClass = false;
+  for (let i = 0; i < jsSource.length; i++) {
+    const ch = jsSource[i]!;
+    if (ch === "\\") {
+      i++;
+      if (jsSource[i] === "u" && jsSource[i + 1] === "{") i = jsSource.indexOf("}", i);
+      continue;
+    }
+    if (inClass) {
+      if (ch === "]") inClass = false;
+      continue;
+    }
+    if (ch === "[") inClass = true;
+    else if (ch === "(") groups.push({ risky: false });
+    else if (ch === "|") {
+      if (groups.length) groups[groups.length - 1]!.risky = true;
+    } else if (ch === "*" || ch === "+" || (ch === "{" && /^\{\d+,\d*\}/.test(jsSource.slice(i)))) {
+      if (ch !== "{" || /^\{\d+,\}/.test(jsSource.slice(i))) unbounded++;
+      for (const g of groups) g.risky = true;
+    } else if (ch === ")") {
+      const g = groups.pop();
+      const next = jsSource[i + 1];
+      const quantified = next === "*" || next === "+" || next === "?" || next === "{";
+      if (g?.risky && quantified) return true;
+      if (g?.risky && groups.length) groups[groups.length - 1]!.risky = true;
+    }
+  }
+  return unbounded >= 3;
+}
+
+function re2Matcher(source: string): Matcher {
+  try {
+    return new RE2(source, "u") as unknown as Matcher;
+  } catch (e) {
+    throw new PatternError((e as Error).message.replace(/^Invalid regular expression: \/[\s\S]*\/[a-z]*: /, ""));
+  }
+}
+
+/**
+ * Compile a docker_auth pattern (regex or glob); throws PatternError. Regexes are
+ * checked and translated for V8, which is fast; those whose shape could backtrack
+ * exponentially run on RE2 itself (WebAssembly), as Go would run them: linear time.
+ */
+export function compileGoPattern(p: string): Matcher {
+  if (!isRegexPattern(p)) return globToRegExp(p);
+  const body = p.slice(1, -1);
+  const js = re2ToRegExp(body);
+  return mayBacktrack(js.source) ? re2Matcher(body) : js;
 }
 
 /** Go's regexp.QuoteMeta: what docker_auth applies to ${account} and friends before substituting. */

@@ -1,5 +1,5 @@
 import type { Labels } from "../config/types.js";
-import { compileGoPattern, isRegexPattern, PatternError } from "./go-pattern.js";
+import { compileGoPattern, isRegexPattern, PatternError, type Matcher } from "./go-pattern.js";
 
 /** The request fields a pattern may refer to as ${account}, ${type}, ${name}, ${service}. */
 export type Field = "account" | "type" | "name" | "service";
@@ -22,10 +22,10 @@ const MAX_LABEL_COMBINATIONS = 4096;
 
 // Patterns with placeholders can only be compiled once the request is known; the
 // compiled forms are kept here so that steady traffic compiles nothing.
-const compiled = new Map<string, RegExp | null>();
+const compiled = new Map<string, Matcher | null>();
 const COMPILED_MAX = 20_000;
 
-function compileCached(text: string): RegExp | null {
+function compileCached(text: string): Matcher | null {
   let re = compiled.get(text);
   if (re !== undefined) return re;
   try {
@@ -46,7 +46,7 @@ function compileCached(text: string): RegExp | null {
 export class PatternTemplate {
   readonly raw: string;
   readonly isRegex: boolean;
-  readonly #static?: RegExp;
+  readonly #static?: Matcher;
   readonly #pieces: readonly Piece[];
   readonly #labelNames: readonly string[];
 
@@ -115,7 +115,7 @@ export interface CaptureRef {
   placeholder: string;
   field: Field;
   index: number;
-  regex: RegExp;
+  regex: Matcher;
 }
 
 /** Find the capture references in an entry's patterns; a reference whose field is not a regex is ignored, as in docker_auth. */
@@ -129,7 +129,7 @@ export function findCaptureRefs(patterns: Partial<Record<Field, string>>): Captu
       const field = (m[1]!.charAt(0).toLowerCase() + m[1]!.slice(1)) as Field;
       const target = patterns[field];
       if (!FIELDS.includes(field) || target === undefined || !isRegexPattern(target)) continue;
-      let regex: RegExp;
+      let regex: Matcher;
       try {
         regex = compileGoPattern(target);
       } catch (e) {

@@ -3,11 +3,11 @@
 // Expectations come from Go's documented behaviour (path.Match, regexp/syntax).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { compileGoPattern, globToRegExp, isRegexPattern, PatternError, quoteMeta, re2ToRegExp } from "../../src/authz/go-pattern.js";
+import { compileGoPattern, globToRegExp, isRegexPattern, mayBacktrack, PatternError, quoteMeta, re2ToRegExp, type Matcher } from "../../src/authz/go-pattern.js";
 
 type Row = [pattern: string, name: string, matches: boolean];
 
-function table(rows: readonly Row[], compile: (p: string) => RegExp): void {
+function table(rows: readonly Row[], compile: (p: string) => Matcher): void {
   for (const [pattern, name, want] of rows) {
     test(`${JSON.stringify(pattern)} ${want ? "matches" : "does not match"} ${JSON.stringify(name)}`, () => {
       assert.equal(compile(pattern).test(name), want);
@@ -15,7 +15,7 @@ function table(rows: readonly Row[], compile: (p: string) => RegExp): void {
   }
 }
 
-function refused(patterns: readonly (string | [string, string | RegExp])[], compile: (p: string) => RegExp): void {
+function refused(patterns: readonly (string | [string, string | RegExp])[], compile: (p: string) => Matcher): void {
   for (const row of patterns) {
     const [pattern, why] = typeof row === "string" ? [row, undefined] : row;
     test(`${JSON.stringify(pattern)} is refused${why ? ` (${String(why)})` : ""}`, () => {
@@ -443,5 +443,31 @@ describe("quoteMeta: Go's regexp.QuoteMeta, as docker_auth quotes ${account} and
         assert.ok(!asGlob.test(other), `glob for ${value} vs ${other}`);
       }
     }
+  });
+});
+
+describe("regexes that could backtrack exponentially run on RE2 (linear time), others on V8", () => {
+  const risky = ["^([a-z]+/?)+$", "(a|ab)*c", "^(\\w+\\s?)*$", ".*a.*b.*c", "((ab)*)+", "(x+x+)+y", "(a{1,})+"];
+  const safe = ["^team/.+$", "^(dev|ops)/[a-z0-9-]+$", "^[a-z]+/.*$", "(?i)^admin$", "^ci-[0-9]{1,5}$", "^(\\w+)/(\\w+)$"];
+  for (const p of risky) {
+    test(`risky: /${p}/ → RE2`, () => {
+      assert.equal(mayBacktrack(re2ToRegExp(p).source), true);
+      assert.ok(!(compileGoPattern(`/${p}/`) instanceof RegExp), "compiled by RE2, not V8");
+    });
+  }
+  for (const p of safe) {
+    test(`safe: /${p}/ → V8`, () => {
+      assert.equal(mayBacktrack(re2ToRegExp(p).source), false);
+      assert.ok(compileGoPattern(`/${p}/`) instanceof RegExp);
+    });
+  }
+  test("RE2-backed matchers give the same answers and captures as Go would", () => {
+    const m = compileGoPattern("/^([a-z]+/?)+$/");
+    assert.equal(m.test("team/app/sub"), true);
+    assert.equal(m.test("team//app"), false);
+    // The classic exponential input: a long run then a mismatch. RE2 answers (false) without backtracking.
+    assert.equal(m.test(`${"a".repeat(200)}!`), false);
+    const c = compileGoPattern("/^(\\w+)-(\\w+)+$/");
+    assert.equal(c.exec("team-app")?.[1], "team");
   });
 });
