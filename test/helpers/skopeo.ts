@@ -173,52 +173,27 @@ export function skopeoCopyPull(
   );
 }
 
-/** skopeo list-tags docker://REPO; on success stdout is JSON `{"Repository": ..., "Tags": [...]}`. */
-export function skopeoListTags(repoRef: string, creds?: SkopeoCreds, opts: SkopeoOptions = {}): Promise<SkopeoResult> {
+/** A skopeo command that takes one image reference and the common flags. */
+function oneRef(verb: string, ref: string, creds: SkopeoCreds | undefined, opts: SkopeoOptions): Promise<SkopeoResult> {
   return runSkopeo(
-    (authFile) => [
-      "list-tags",
-      "--authfile",
-      authFile,
-      ...tlsFlags("", opts),
-      ...credFlags("", creds),
-      ...(opts.extraArgs ?? []),
-      dockerRef(repoRef),
-    ],
+    (authFile) => [verb, "--authfile", authFile, ...tlsFlags("", opts), ...credFlags("", creds), ...(opts.extraArgs ?? []), dockerRef(ref)],
     opts,
   );
+}
+
+/** skopeo list-tags docker://REPO; on success stdout is JSON `{"Repository": ..., "Tags": [...]}`. */
+export function skopeoListTags(repoRef: string, creds?: SkopeoCreds, opts: SkopeoOptions = {}): Promise<SkopeoResult> {
+  return oneRef("list-tags", repoRef, creds, opts);
 }
 
 /** skopeo inspect docker://REF (add extraArgs ["--raw"] for the manifest bytes). */
 export function skopeoInspect(ref: string, creds?: SkopeoCreds, opts: SkopeoOptions = {}): Promise<SkopeoResult> {
-  return runSkopeo(
-    (authFile) => [
-      "inspect",
-      "--authfile",
-      authFile,
-      ...tlsFlags("", opts),
-      ...credFlags("", creds),
-      ...(opts.extraArgs ?? []),
-      dockerRef(ref),
-    ],
-    opts,
-  );
+  return oneRef("inspect", ref, creds, opts);
 }
 
 /** skopeo delete docker://REF (needs the registry's storage.delete.enabled, which startRegistry sets). */
 export function skopeoDelete(ref: string, creds?: SkopeoCreds, opts: SkopeoOptions = {}): Promise<SkopeoResult> {
-  return runSkopeo(
-    (authFile) => [
-      "delete",
-      "--authfile",
-      authFile,
-      ...tlsFlags("", opts),
-      ...credFlags("", creds),
-      ...(opts.extraArgs ?? []),
-      dockerRef(ref),
-    ],
-    opts,
-  );
+  return oneRef("delete", ref, creds, opts);
 }
 
 /** Parse list-tags output; throws with skopeo's stderr if the command failed. */
