@@ -7,7 +7,9 @@ import { AclAuthorizer } from "./authz/acl.js";
 import type { Authorizer } from "./authz/authorizer.js";
 import { AuthzChain } from "./authz/chain.js";
 import type { Config } from "./config/types.js";
+import { AUTHENTICATORS, AUTHORIZERS } from "./backends.js";
 import { ConfigError } from "./errors.js";
+import { createLogger, type Logger } from "./log.js";
 import { KeyLoadError, loadSigningKey, type SigningKey } from "./token/signing-key.js";
 
 /** Everything a running server needs, built from one Config; replaced as a whole on reload. */
@@ -34,7 +36,7 @@ function mostCommonCost(hashes: string[]): number {
  * The one place where backends are built from config, in docker_auth's order.
  * Later backends (LDAP, databases, programs) add one line each here.
  */
-export async function buildApp(config: Config): Promise<App> {
+export async function buildApp(config: Config, log: Logger = createLogger("silent")): Promise<App> {
   const certFile = config.token.certificate ?? config.server.certificate!;
   const keyFile = config.token.key ?? config.server.key!;
   const prefix = config.token.certificate ? "token" : "server";
@@ -46,18 +48,27 @@ export async function buildApp(config: Config): Promise<App> {
     throw e;
   }
 
+  const deps = { config, log };
   const authorizers: Authorizer[] = [];
-  let acl: AclAuthorizer | undefined;
-  if (config.acl) {
-    acl = new AclAuthorizer(config.acl, config.where);
-    authorizers.push(acl);
-  }
-
   const authenticators: Authenticator[] = [];
+  const stopAll = () => Promise.allSettled([...authenticators, ...authorizers].map((b) => b.stop()));
+  let acl: AclAuthorizer | undefined;
   const hashes: string[] = [];
-  if (config.users) {
-    authenticators.push(new StaticUsersAuthenticator(config.users));
-    for (const u of config.users.values()) if (u.passwordHash) hashes.push(u.passwordHash);
+  try {
+    if (config.acl) {
+      acl = new AclAuthorizer(config.acl, config.where);
+      authorizers.push(acl);
+    }
+    for (const [key, create] of AUTHORIZERS) if (config.sections.has(key)) authorizers.push(await create(config.sections.get(key), deps));
+    if (config.users) {
+      authenticators.push(new StaticUsersAuthenticator(config.users));
+      for (const u of config.users.values()) if (u.passwordHash) hashes.push(u.passwordHash);
+    }
+    for (const [key, create] of AUTHENTICATORS) if (config.sections.has(key)) authenticators.push(await create(config.sections.get(key), deps));
+  } catch (e) {
+    // A backend that fails to start must not leave the ones before it running (connections, processes).
+    await stopAll();
+    throw e;
   }
 
   const cache = new CredentialCache(config.credentialCache.ttlSeconds * 1000, config.credentialCache.maxEntries);

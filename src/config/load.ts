@@ -3,21 +3,14 @@ import { isIP } from "node:net";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue, type ConfigLocation } from "../errors.js";
 import { configSchema, knownKeysAt, NOT_YET_SUPPORTED, type RawConfig } from "./schema.js";
+import type { SectionContext } from "./section.js";
+import { SECTIONS } from "./sections/index.js";
 import { nearest } from "./suggest.js";
 import { CIPHER_SUITE_IDS, CIPHER_SUITES, CURVES, goUint16, REFUSED_CIPHER_SUITES, TLS_VERSIONS } from "./tls-names.js";
 import type { AclEntrySpec, Config, Labels, ServerConfig, StaticUser, TlsSettings, TokenConfig } from "./types.js";
 import { locate, pathKey, readYaml, type ConfigPath, type YamlSource } from "./yaml-source.js";
 
 const BCRYPT_HASH = /^\$2[abxy]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
-
-/** Which issue: the issue that introduced each not-yet-supported section, for the refusal message. */
-const LANDS_WITH: Record<string, string> = {
-  ldap_auth: "LDAP authentication",
-  ext_auth: "external programs and plugins",
-  ext_authz: "external programs and plugins",
-  plugin_authn: "external programs and plugins",
-  plugin_authz: "external programs and plugins",
-};
 
 function typeName(expected: string): string {
   return ({ object: "a mapping", array: "a list", string: "a string", number: "a number", boolean: "true or false", int: "a whole number" } as Record<string, string>)[expected] ?? expected;
@@ -239,8 +232,7 @@ export async function parseConfig(file: string, text: string, baseDir = process.
   const raw = parsed.data as RawConfig;
   for (const section of NOT_YET_SUPPORTED) {
     if ((raw as Record<string, unknown>)[section] !== undefined) {
-      const what = LANDS_WITH[section];
-      list.add([section], `${section} is a docker_auth section this version of regauth does not implement yet${what ? ` (it comes with ${what})` : ""}; it is refused rather than ignored so that nobody is let in or kept out by surprise`);
+      list.add([section], `${section} is a docker_auth section this version of regauth does not implement yet; it is refused rather than ignored so that nobody is let in or kept out by surprise`);
     }
   }
   const warnings: string[] = [];
@@ -249,10 +241,23 @@ export async function parseConfig(file: string, text: string, baseDir = process.
   if (server.certificate) server.certificate = resolvePath(baseDir, server.certificate);
   if (server.key) server.key = resolvePath(baseDir, server.key);
   const users = await buildUsers(list, raw, baseDir, warnings);
-  if (raw.users === undefined)
+  const sections = new Map<string, unknown>();
+  const ctx: SectionContext = {
+    add: (path, message) => list.add(path, message),
+    where: (path) => list.where(path),
+    resolvePath: (p) => resolvePath(baseDir, p),
+    readSecret: (path, f, env) => readSecret(list, path, f, env, baseDir),
+    warn: (m) => warnings.push(m),
+  };
+  for (const def of SECTIONS) {
+    const rawSection = (raw as Record<string, unknown>)[def.key];
+    if (def.implemented && rawSection !== undefined) sections.set(def.key, await def.build(rawSection, ctx));
+  }
+  const has = (kind: "authn" | "authz") => SECTIONS.some((d) => d.provides === kind && sections.has(d.key));
+  if (raw.users === undefined && !has("authn"))
     list.add([], "no auth methods are configured, this is probably a mistake. Use an empty user map if you really want to deny everyone");
   const acl = buildAcl(list, raw);
-  if (raw.acl === undefined)
+  if (raw.acl === undefined && !has("authz"))
     list.add([], "ACL is empty, this is probably a mistake. Use an empty list if you really want to deny all actions");
   const cc = raw.credential_cache ?? {};
   if (cc.ttl_seconds !== undefined && cc.ttl_seconds < 0) list.add(["credential_cache", "ttl_seconds"], "must be 0 (off) or more");
@@ -264,6 +269,7 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     token,
     users,
     acl,
+    sections,
     credentialCache: { ttlSeconds: cc.ttl_seconds ?? 60, maxEntries: cc.max_entries ?? 10_000 },
     warnings,
     where: (path) => list.where(path),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SECTIONS, UNSUPPORTED_SECTIONS } from "./sections/index.js";
 import { PlainScalar } from "./yaml-source.js";
 
 // Go's yaml.v2 reads a plain scalar into whatever the field wants: its text for a
@@ -71,23 +72,8 @@ export const credentialCacheShape = {
   max_entries: optInt,
 };
 
-/** docker_auth sections that later regauth versions implement; refused, never ignored, until then. */
-export const NOT_YET_SUPPORTED = [
-  "google_auth",
-  "github_auth",
-  "oidc_auth",
-  "gitlab_auth",
-  "ldap_auth",
-  "mongo_auth",
-  "xorm_auth",
-  "ext_auth",
-  "plugin_authn",
-  "acl_mongo",
-  "acl_xorm",
-  "ext_authz",
-  "plugin_authz",
-  "casbin_authz",
-] as const;
+/** docker_auth sections not implemented (yet): refused, never ignored. */
+export const NOT_YET_SUPPORTED: readonly string[] = [...UNSUPPORTED_SECTIONS, ...SECTIONS.filter((d) => !d.implemented).map((d) => d.key)];
 
 export const topShape = {
   server: z.preprocess(nullIsAbsent((v) => v), z.strictObject(serverShape).optional()),
@@ -96,6 +82,9 @@ export const topShape = {
   acl: z.preprocess(nullIsAbsent((v) => v), z.array(z.strictObject(aclEntryShape)).optional()),
   credential_cache: z.preprocess(nullIsAbsent((v) => v), z.strictObject(credentialCacheShape).optional()),
   ...Object.fromEntries(NOT_YET_SUPPORTED.map((k) => [k, z.unknown().optional()])),
+  ...Object.fromEntries(
+    SECTIONS.filter((d) => d.implemented).map((d) => [d.key, z.preprocess(nullIsAbsent((v) => v), z.strictObject(d.shape).optional())]),
+  ),
 };
 
 export const configSchema = z.strictObject(topShape);
@@ -110,6 +99,8 @@ export type RawConfig = z.infer<typeof configSchema> & {
  */
 export function knownKeysAt(path: readonly (string | number)[]): readonly string[] {
   const norm = path.map((p, i) => (typeof p === "number" ? "[]" : i === 1 && path[0] === "users" ? "*" : p)).join("/");
+  // Nested shapes may use "*" for any key (e.g. "labels.*"): try the exact path, then with the last key generalised.
+  const starred = path.length > 1 ? [...norm.split("/").slice(0, -1), "*"].join("/") : norm;
   const table: Record<string, object> = {
     "": topShape,
     server: serverShape,
@@ -119,6 +110,9 @@ export function knownKeysAt(path: readonly (string | number)[]): readonly string
     "acl/[]": aclEntryShape,
     "acl/[]/match": matchShape,
     credential_cache: credentialCacheShape,
+    ...Object.fromEntries(
+      SECTIONS.flatMap((d) => [[d.key, d.shape], ...Object.entries(d.nestedShapes ?? {}).map(([sub, shape]) => [`${d.key}/${sub.split(".").join("/")}`, shape])]),
+    ),
   };
-  return Object.keys(table[norm] ?? {});
+  return Object.keys(table[norm] ?? table[starred] ?? {});
 }

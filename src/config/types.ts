@@ -77,6 +77,8 @@ export interface Config {
   users?: ReadonlyMap<string, StaticUser>;
   /** Undefined when the `acl` section is absent (not the same as an empty list). */
   acl?: readonly AclEntrySpec[];
+  /** Backend sections (ldap_auth, ext_auth, ...) by YAML key, each as its section module's typed object. */
+  sections: ReadonlyMap<string, unknown>;
   credentialCache: CredentialCacheConfig;
   /** Things worth a warning that docker_auth accepts silently. */
   warnings: readonly string[];

@@ -47,7 +47,7 @@ export class RegauthServer {
   }
 
   static async start(config: Config, log: Logger): Promise<RegauthServer> {
-    const app = await buildApp(config);
+    const app = await buildApp(config, log);
     let current: RegauthServer | undefined;
     const handler = createHandler(() => current!.#app, log);
     const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
@@ -103,7 +103,7 @@ export class RegauthServer {
    * stays. The listen address cannot change without a restart.
    */
   async reload(config: Config): Promise<void> {
-    const next = await buildApp(config);
+    const next = await buildApp(config, this.#log);
     if (config.server.addr !== this.#app.config.server.addr || config.server.net !== this.#app.config.server.net)
       this.#log.warn({ addr: config.server.addr }, "server.addr changed: restart regauth to listen there; still serving on the old address");
     if (this.tls && config.server.certificate) (this.#server as HttpsServer).setSecureContext(await tlsOptions(config));
