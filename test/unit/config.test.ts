@@ -362,8 +362,8 @@ describe("every problem is a ConfigError issue with file, line and key", () => {
     });
   }
 
-  test("ldap_auth's message says what it comes with", async () => {
-    await oneIssue(edit({ 14: "ldap_auth:", 15: "  addr: ldap.example.com:636" }), "ldap_auth", 14, "LDAP authentication");
+  test("a not-yet-implemented section (mongo_auth) is refused by name, not ignored", async () => {
+    await oneIssue(edit({ 14: "mongo_auth:", 15: "  dial_info: {addrs: [localhost]}" }), "mongo_auth", 14, "mongo_auth is a docker_auth section this version of regauth does not implement yet");
   });
 
   const badHashes = ["badmin", "$2y$05$short", `${HASH_ADMIN}x`, HASH_ADMIN.replace("$2y$05$", "$2y$99$"), HASH_ADMIN.replace("$2y$", "$3y$"), ""];
