@@ -6,7 +6,7 @@ import { jwksDocument } from "../token/jwks.js";
 import { signingKeyFromPem } from "../token/signing-key.js";
 
 /**
- * `regauth keygen [--type rsa|ec] [--out DIR] [--name CN] [--host H ...] [--force]`:
+ * `regauth keygen [--type rsa|ec] [--out DIR] [--name CN] [--host H ...] [--force | --keep]`:
  * a signing key, its self-signed certificate, a JWKS file, and the registry config that trusts them.
  */
 export async function keygen(args: string[]): Promise<number> {
@@ -18,6 +18,7 @@ export async function keygen(args: string[]): Promise<number> {
       name: { type: "string", default: "regauth token signer" },
       host: { type: "string", multiple: true },
       force: { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
       "disable-legacy-key-id": { type: "boolean", default: false },
     },
   });
@@ -27,6 +28,10 @@ export async function keygen(args: string[]): Promise<number> {
   }
   const dir = resolve(values.out);
   const files = { key: join(dir, "token.key"), cert: join(dir, "token.crt"), jwks: join(dir, "jwks.json") };
+  if (values.keep && (await Promise.all(Object.values(files).map((f) => access(f).then(() => true, () => false)))).every(Boolean)) {
+    process.stdout.write(`${dir} already holds token.key, token.crt and jwks.json; keeping them (--keep)\n`);
+    return 0;
+  }
   if (!values.force) {
     for (const f of Object.values(files)) {
       if (await access(f).then(() => true, () => false)) {

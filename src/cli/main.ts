@@ -15,9 +15,25 @@ const USAGE = `usage: regauth <command> [args]
                         show which ACL entry decides each scope, and what it grants
 `;
 
+// docker_auth's binary takes glog flags (-v=2, -logtostderr, ...) and the config path.
+const GLOG_FLAG = /^--?(v|vmodule|logtostderr|alsologtostderr|stderrthreshold|log_dir|log_backtrace_at)(=.*)?$/;
+
+/**
+ * `auth_server [glog flags] CONFIG`, the way docker_auth's image and unit files call it,
+ * means `serve CONFIG`: switching binaries needs no change to the command line.
+ */
+function dockerAuthStyle(argv: string[]): string[] | undefined {
+  const rest = argv.filter((a) => !GLOG_FLAG.test(a));
+  if (rest.length === 1 && /\.ya?ml$/.test(rest[0]!)) {
+    if (rest.length !== argv.length) process.stderr.write("regauth: ignoring docker_auth's glog flags; set REGAUTH_LOG_LEVEL=debug for more logging\n");
+    return ["serve", rest[0]!];
+  }
+  return undefined;
+}
+
 /** The CLI entry point; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const [cmd, ...rest] = dockerAuthStyle(argv) ?? argv;
   try {
     switch (cmd) {
       case "serve":

@@ -196,3 +196,33 @@ test("serve reloads its config on SIGHUP; a broken file is refused and the old c
     await s.stop();
   }
 });
+
+test("docker_auth's command line (glog flags, then the config path) runs serve, so images can swap binaries", async () => {
+  const keys = await writeKeyPair(dir, "dockerauth", "ec");
+  const { freePort } = await import("../helpers/ports.js");
+  const port = await freePort();
+  const cfg = join(dir, "auth_config.yml");
+  await writeFile(cfg, `server: {addr: "127.0.0.1:${port}"}\ntoken: {issuer: "d", expiration: 60, certificate: "${keys.cert}", key: "${keys.key}"}\nusers: {"": {}}\nacl: []\n`);
+  const p = spawn(process.execPath, [BIN, "-logtostderr", "-v=2", cfg], { cwd: dir });
+  let err = "";
+  p.stderr.on("data", (d) => (err += d));
+  const deadline = Date.now() + 15_000;
+  while (!err.includes("regauth is serving") && p.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  try {
+    assert.match(err, /ignoring docker_auth's glog flags/);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  } finally {
+    p.kill("SIGTERM");
+    await new Promise((r) => p.once("close", r));
+  }
+});
+
+test("keygen --keep leaves existing keys alone (for a compose one-shot service)", async () => {
+  const out = join(dir, "keep");
+  assert.equal((await regauth(["keygen", "--out", out, "--keep"])).code, 0);
+  const before = await readFile(join(out, "token.key"), "utf8");
+  const again = await regauth(["keygen", "--out", out, "--keep"]);
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /keeping them/);
+  assert.equal(await readFile(join(out, "token.key"), "utf8"), before);
+});
