@@ -8,12 +8,14 @@ import { join } from "node:path";
 import { hashPassword } from "../src/authn/bcrypt.js";
 import { freePort } from "../test/helpers/ports.js";
 import { BIN, writeKeyPair } from "../test/helpers/regauth.js";
+import { ldapBench } from "./ldap.js";
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP_SECONDS = 1;
 
-interface Case {
+/** One benchmark case: a config (users, ACL, extra sections) and the request to repeat. */
+export interface Case {
   name: string;
   keyType: "ec" | "rsa";
   users: string;
@@ -114,6 +116,8 @@ async function main(): Promise<void> {
     { name: "push vs 1,000-entry ACL, RS256", keyType: "rsa", users: userLine, acl: bigAcl(1000), path: push, auth: basic },
   ];
   const only = process.env.BENCH_ONLY;
+  const ldap = await ldapBench(dir, only);
+  cases.push(...ldap.cases);
   process.stdout.write(`regauth benchmark: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}, ${CONCURRENCY} connections, ${SECONDS} s per case after ${WARMUP_SECONDS} s warm-up\n\n`);
   const rows: string[][] = [["case", "tokens/s", "p50 ms", "p90 ms", "p99 ms", "requests", "errors"]];
   try {
@@ -124,6 +128,7 @@ async function main(): Promise<void> {
       process.stderr.write(`  done: ${c.name}\n`);
     }
   } finally {
+    await ldap.stop();
     await rm(dir, { recursive: true, force: true });
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -131,6 +136,7 @@ async function main(): Promise<void> {
     process.stdout.write(r.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join("  ") + "\n");
     if (i === 0) process.stdout.write(widths.map((w) => "-".repeat(w)).join("  ") + "\n");
   }
+  if (ldap.note) process.stdout.write(`\n${ldap.note}\n`);
 }
 
 await main();

@@ -1,9 +1,8 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { CredentialKeys, TtlCache } from "../cache/ttl-cache.js";
 import type { Labels } from "../config/types.js";
 import type { Secret } from "../secret.js";
 
 interface Entry {
-  expires: number;
   labels: Labels;
   method: string;
 }
@@ -16,47 +15,30 @@ interface Entry {
  * Failures are never cached.
  */
 export class CredentialCache {
-  readonly #key = randomBytes(32);
-  readonly #entries = new Map<string, Entry>();
+  readonly #keys = new CredentialKeys();
+  readonly #entries: TtlCache<Entry>;
   constructor(
     readonly ttlMs: number,
     readonly maxEntries: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.#entries = new TtlCache<Entry>(ttlMs, maxEntries, now);
+  }
 
   get enabled(): boolean {
-    // maxEntries < 1 can hold nothing (and would make set() loop forever evicting from an empty map).
-    return this.ttlMs > 0 && this.maxEntries >= 1;
+    return this.#entries.enabled;
   }
 
   get size(): number {
     return this.#entries.size;
   }
 
-  #id(user: string, password: Secret): string {
-    // The user's length first: with a bare separator, user "a\0b" + password "c" and
-    // user "a" + password "b\0c" would share an entry (a user name may contain NUL).
-    return createHmac("sha256", this.#key).update(`${Buffer.byteLength(user)}:`).update(user).update(password.reveal()).digest("base64url");
-  }
-
   get(user: string, password: Secret): Entry | undefined {
-    if (!this.enabled) return undefined;
-    const id = this.#id(user, password);
-    const e = this.#entries.get(id);
-    if (!e) return undefined;
-    if (e.expires <= this.now()) {
-      this.#entries.delete(id);
-      return undefined;
-    }
-    return e;
+    return this.enabled ? this.#entries.get(this.#keys.of(user, password)) : undefined;
   }
 
   set(user: string, password: Secret, labels: Labels, method: string): void {
-    if (!this.enabled) return;
-    const id = this.#id(user, password);
-    this.#entries.delete(id);
-    while (this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(id, { expires: this.now() + this.ttlMs, labels, method });
+    if (this.enabled) this.#entries.set(this.#keys.of(user, password), { labels, method });
   }
 
   clear(): void {
