@@ -8,6 +8,7 @@ import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "./ports.js";
+import { killOnExit } from "./children.js";
 
 /** Overridable so the harness can run against a registry binary installed elsewhere. */
 export const REGISTRY_BIN = process.env["REGAUTH_TEST_REGISTRY_BIN"] ?? "/usr/bin/docker-registry";
@@ -60,20 +61,6 @@ export interface RunningRegistry {
   logs(): string;
 }
 
-// Registries left running would keep ports and temp dirs alive after a failed test run;
-// kill whatever is still alive when the test process exits, however it exits.
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function trackChild(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once("exit", () => {
-      for (const c of liveChildren) c.kill("SIGKILL");
-    });
-  }
-  liveChildren.add(child);
-  child.once("exit", () => liveChildren.delete(child));
-}
 
 /** YAML double-quoted scalars accept JSON string syntax, which spares us a YAML library. */
 const q = (s: string): string => JSON.stringify(s);
@@ -212,7 +199,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
       env: cleanEnv(),
       stdio: ["ignore", "pipe", "pipe"],
     });
-    trackChild(c);
+    killOnExit(c);
     child = c;
     c.stdout?.on("data", appendLog);
     c.stderr?.on("data", appendLog);

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "./ports.js";
 import { writeKeyPair } from "./regauth.js";
+import { killOnExit } from "./children.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -96,19 +97,6 @@ export async function skipWithoutSlapd(): Promise<string | undefined> {
   return missing;
 }
 
-// slapd left running would keep ports and temp dirs alive after a failed run.
-const live = new Set<ChildProcess>();
-let hooked = false;
-function track(c: ChildProcess): void {
-  if (!hooked) {
-    hooked = true;
-    process.once("exit", () => {
-      for (const p of live) p.kill("SIGKILL");
-    });
-  }
-  live.add(c);
-  c.once("exit", () => live.delete(c));
-}
 
 function slapdConf(dir: string, tls: { cert: string; key: string }): string {
   return [
@@ -200,7 +188,7 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<RunningSlapd>
 
   const launch = async (): Promise<void> => {
     const c = spawn(SLAPD_BIN, ["-f", confPath, "-h", `ldap://127.0.0.1:${port}/ ldaps://127.0.0.1:${tlsPort}/`, "-d", "0"], { stdio: ["ignore", "pipe", "pipe"] });
-    track(c);
+    killOnExit(c);
     child = c;
     c.stdout!.on("data", (d: Buffer) => (log += d.toString()));
     c.stderr!.on("data", (d: Buffer) => (log += d.toString()));
