@@ -150,59 +150,52 @@ function release(inner: object): boolean {
   return n <= 0;
 }
 
-class PluginAuthenticator implements Authenticator {
+/** What both plugin wrappers share: a name, the guard around calls, and a stop that runs the plugin's own stop once, last user first. */
+abstract class GuardedPlugin<P extends Authenticator | Authorizer> {
   readonly name: string;
-  readonly #guard: Guard;
+  protected readonly guard: Guard;
+  #stopped = false;
   constructor(
-    readonly inner: Authenticator,
+    readonly inner: P,
     cfg: PluginConfig,
     log: Logger,
   ) {
     this.name = pluginName(inner, cfg.key);
-    this.#guard = new Guard(cfg.key, pluginLabel(inner), cfg.timeoutMs, log);
+    this.guard = new Guard(cfg.key, pluginLabel(inner), cfg.timeoutMs, log);
     acquire(inner);
   }
 
-  async authenticate(user: string, password: Secret): Promise<AuthnResult> {
-    const r = (await this.#guard.call("authenticate", () => this.inner.authenticate(user, password))) as unknown;
-    const kind = r !== null && typeof r === "object" ? (r as { kind?: unknown }).kind : undefined;
-    if (kind === "denied" || kind === "no-match") return { kind };
-    if (kind !== "match") throw this.#guard.bad("authenticate", 'expected {kind: "match", labels}, {kind: "denied"} or {kind: "no-match"}');
-    const labels = (r as { labels?: unknown }).labels ?? {};
-    if (!validLabels(labels)) throw this.#guard.bad("authenticate", "labels must map a label name to a list of strings");
-    return { kind: "match", labels: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, [...v]])) };
-  }
-
-  #stopped = false;
   stop(): Promise<void> {
     const last = !this.#stopped && release(this.inner);
     this.#stopped = true;
-    return this.#guard.stop(last ? this.inner.stop?.bind(this.inner) : undefined);
+    return this.guard.stop(last ? this.inner.stop?.bind(this.inner) : undefined);
   }
 }
 
-class PluginAuthorizer implements Authorizer {
-  readonly name: string;
-  readonly #guard: Guard;
-  constructor(
-    readonly inner: Authorizer,
-    cfg: PluginConfig,
-    log: Logger,
-  ) {
-    this.name = pluginName(inner, cfg.key);
-    this.#guard = new Guard(cfg.key, pluginLabel(inner), cfg.timeoutMs, log);
-    acquire(inner);
+class PluginAuthenticator extends GuardedPlugin<Authenticator> implements Authenticator {
+
+  async authenticate(user: string, password: Secret): Promise<AuthnResult> {
+    const r = (await this.guard.call("authenticate", () => this.inner.authenticate(user, password))) as unknown;
+    const kind = r !== null && typeof r === "object" ? (r as { kind?: unknown }).kind : undefined;
+    if (kind === "denied" || kind === "no-match") return { kind };
+    if (kind !== "match") throw this.guard.bad("authenticate", 'expected {kind: "match", labels}, {kind: "denied"} or {kind: "no-match"}');
+    const labels = (r as { labels?: unknown }).labels ?? {};
+    if (!validLabels(labels)) throw this.guard.bad("authenticate", "labels must map a label name to a list of strings");
+    return { kind: "match", labels: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, [...v]])) };
   }
+}
+
+class PluginAuthorizer extends GuardedPlugin<Authorizer> implements Authorizer {
 
   async authorize(req: AuthzRequest): Promise<AuthzResult> {
     // A copy: labels are shared by the scopes of one request and must not be changed by a plugin.
     const copy: AuthzRequest = { ...req, actions: [...req.actions], labels: Object.fromEntries(Object.entries(req.labels).map(([k, v]) => [k, [...v]])) };
-    const r = (await this.#guard.call("authorize", () => this.inner.authorize(copy))) as unknown;
+    const r = (await this.guard.call("authorize", () => this.inner.authorize(copy))) as unknown;
     const kind = r !== null && typeof r === "object" ? (r as { kind?: unknown }).kind : undefined;
     if (kind === "no-match") return { kind };
     const actions = kind === "match" ? (r as { actions?: unknown }).actions : undefined;
     if (!Array.isArray(actions) || !actions.every((a) => typeof a === "string"))
-      throw this.#guard.bad("authorize", 'expected {kind: "match", actions: [...]} or {kind: "no-match"}');
+      throw this.guard.bad("authorize", 'expected {kind: "match", actions: [...]} or {kind: "no-match"}');
     const rule = (r as { rule?: unknown }).rule;
     const given = rule !== null && typeof rule === "object" ? (rule as Record<string, unknown>) : {};
     return {
@@ -214,13 +207,6 @@ class PluginAuthorizer implements Authorizer {
         ...(typeof given.comment === "string" ? { comment: given.comment } : {}),
       },
     };
-  }
-
-  #stopped = false;
-  stop(): Promise<void> {
-    const last = !this.#stopped && release(this.inner);
-    this.#stopped = true;
-    return this.#guard.stop(last ? this.inner.stop?.bind(this.inner) : undefined);
   }
 }
 
