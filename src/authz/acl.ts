@@ -30,7 +30,11 @@ class CompiledEntry {
   readonly fields: Partial<Record<Field, PatternTemplate>> = {};
   readonly labels: [string, PatternTemplate][] = [];
   readonly ip?: IpMatcher;
+  /** The fields this entry constrains, in docker_auth's order; unconstrained ones are not visited. */
+  readonly fieldChecks: readonly (readonly [Field, PatternTemplate])[];
   readonly captures: CaptureRef[];
+  /** Some pattern has placeholders, so matching needs the request's context. */
+  readonly dynamic: boolean;
   readonly grantsAll: boolean;
   readonly actions: ReadonlySet<string>;
 
@@ -60,23 +64,25 @@ class CompiledEntry {
       if (t) this.labels.push([label, t]);
     }
     if (spec.match.ip !== undefined) this.ip = ipMatcher(spec.match.ip);
+    this.fieldChecks = FIELDS.flatMap((f) => (this.fields[f] ? [[f, this.fields[f]] as const] : []));
     this.captures = findCaptureRefs(spec.match);
+    this.dynamic = [...Object.values(this.fields), ...this.labels.map(([, t]) => t)].some((t) => !t.isStatic);
     this.grantsAll = spec.actions.length === 1 && spec.actions[0] === "*";
     this.actions = new Set(spec.actions);
   }
 
   matches(req: AuthzRequest, quoted: MatchContext["quoted"]): boolean {
-    let captures: Map<string, string> | undefined;
-    for (const c of this.captures) {
-      const m = c.regex.exec(req[c.field]);
-      // Go's FindStringSubmatch gives "" for a group that did not take part, and docker_auth substitutes it.
-      if (m && c.index >= 1 && c.index < m.length) (captures ??= new Map()).set(c.placeholder, m[c.index] ?? "");
+    let ctx = STATIC_CONTEXT;
+    if (this.dynamic) {
+      let captures: Map<string, string> | undefined;
+      for (const c of this.captures) {
+        const m = c.regex.exec(req[c.field]);
+        // Go's FindStringSubmatch gives "" for a group that did not take part, and docker_auth substitutes it.
+        if (m && c.index >= 1 && c.index < m.length) (captures ??= new Map()).set(c.placeholder, m[c.index] ?? "");
+      }
+      ctx = { quoted, captures: captures ?? NO_CAPTURES, labels: req.labels };
     }
-    const ctx: MatchContext = { quoted, captures: captures ?? NO_CAPTURES, labels: req.labels };
-    for (const f of FIELDS) {
-      const t = this.fields[f];
-      if (t && !t.matches(req[f], ctx)) return false;
-    }
+    for (const [f, t] of this.fieldChecks) if (!t.matches(req[f], ctx)) return false;
     if (this.ip) {
       if (req.ip === undefined) return false;
       const v4 = isIPv4(req.ip);
@@ -96,6 +102,8 @@ class CompiledEntry {
 }
 
 const NO_CAPTURES: ReadonlyMap<string, string> = new Map();
+/** Static patterns ignore the context; one shared object spares an allocation per entry. */
+const STATIC_CONTEXT: MatchContext = { quoted: { account: "", type: "", name: "", service: "" }, captures: NO_CAPTURES, labels: {} };
 
 /**
  * The static ACL from the config: entries in order, first match wins, with

@@ -47,6 +47,10 @@ export class PatternTemplate {
   readonly raw: string;
   readonly isRegex: boolean;
   readonly #static?: Matcher;
+  /** For a static glob: the literal text before its first wildcard, which every match starts with. */
+  readonly #prefix: string = "";
+  /** For a static glob without wildcards: the one string it matches. */
+  readonly #exact?: string;
   readonly #pieces: readonly Piece[];
   readonly #labelNames: readonly string[];
 
@@ -67,6 +71,12 @@ export class PatternTemplate {
     this.#labelNames = [...new Set(pieces.flatMap((p) => (typeof p === "object" && "label" in p ? [p.label] : [])))];
     if (pieces.every((p) => typeof p === "string")) {
       this.#static = compileGoPattern(raw); // throws PatternError for the config check
+      if (!this.isRegex) {
+        // Cheap checks before the RegExp: long ACLs are mostly literal names and `team/*` globs.
+        const wild = raw.search(/[*?[\\]/);
+        if (wild < 0) this.#exact = raw;
+        else this.#prefix = raw.slice(0, wild);
+      }
     } else {
       // Check the syntax around the placeholders now, so a broken pattern fails at load.
       const probe = pieces.map((p) => (typeof p === "string" ? p : "x")).join("");
@@ -74,9 +84,15 @@ export class PatternTemplate {
     }
   }
 
+  /** True when the pattern has no placeholders: compiled once, no request context needed. */
+  get isStatic(): boolean {
+    return this.#static !== undefined;
+  }
+
   /** Does `value` match, trying label values for ${labels:...} as docker_auth does. */
   matches(value: string, ctx: MatchContext, withLabels = true): boolean {
-    if (this.#static) return this.#static.test(value);
+    if (this.#exact !== undefined) return value === this.#exact;
+    if (this.#static) return value.startsWith(this.#prefix) && this.#static.test(value);
     if (compileCached(this.#fill(ctx, undefined))?.test(value)) return true;
     if (!withLabels || this.#labelNames.length === 0) return false;
     const names = this.#labelNames.filter((n) => (ctx.labels[n]?.length ?? 0) > 0);
