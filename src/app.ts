@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { AuthnChain } from "./authn/chain.js";
 import type { Authenticator } from "./authn/authenticator.js";
 import { bcryptCost, hashPassword } from "./authn/bcrypt.js";
@@ -10,16 +11,22 @@ import type { Config } from "./config/types.js";
 import { AUTHENTICATORS, AUTHORIZERS } from "./backends.js";
 import { ConfigError } from "./errors.js";
 import { createLogger, type Logger } from "./log.js";
+import { InFlight } from "./runtime/in-flight.js";
+import { fingerprintOf, SharedResources } from "./runtime/shared-resources.js";
 import { KeyLoadError, loadSigningKey, type SigningKey } from "./token/signing-key.js";
+import { TokenSigner } from "./token/sign.js";
 
 /** Everything a running server needs, built from one Config; replaced as a whole on reload. */
 export interface App {
   config: Config;
   key: SigningKey;
+  signer: TokenSigner;
   authn: AuthnChain;
   authz: AuthzChain;
   /** The static ACL, when configured (for `explain`). */
   acl?: AclAuthorizer;
+  /** Requests this App is serving: a reload stops it only once they are done. */
+  inFlight: InFlight;
   stop(): Promise<void>;
 }
 
@@ -32,11 +39,20 @@ function mostCommonCost(hashes: string[]): number {
   return best;
 }
 
+/** A section's identity for reuse: its typed value plus the state of the files it names (a CA file read at start, say). */
+async function sectionFingerprint(config: Config, section: unknown): Promise<string> {
+  const text = fingerprintOf(section);
+  const files = config.files.filter((f) => text.includes(JSON.stringify(f)));
+  const stats = await Promise.all(files.map((f) => stat(f).then((s) => `${f}:${s.size}:${s.mtimeMs}`, () => `${f}:missing`)));
+  return `${text}|${stats.join("|")}`;
+}
+
 /**
  * The one place where backends are built from config, in docker_auth's order.
- * Later backends (LDAP, databases, programs) add one line each here.
+ * With `shared` (a running server's), backends whose section did not change are
+ * taken over from the running configuration instead of being started again.
  */
-export async function buildApp(config: Config, log: Logger = createLogger("silent")): Promise<App> {
+export async function buildApp(config: Config, log: Logger = createLogger("silent"), shared = new SharedResources()): Promise<App> {
   const certFile = config.token.certificate ?? config.server.certificate!;
   const keyFile = config.token.key ?? config.server.key!;
   const prefix = config.token.certificate ? "token" : "server";
@@ -51,23 +67,31 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
   const deps = { config, log };
   const authorizers: Authorizer[] = [];
   const authenticators: Authenticator[] = [];
-  const stopAll = () => Promise.allSettled([...authenticators, ...authorizers].map((b) => b.stop()));
+  const held: [string, Authenticator | Authorizer][] = [];
+  const releaseAll = () => Promise.allSettled(held.map(([k, b]) => shared.release(k, b)));
   let acl: AclAuthorizer | undefined;
   const hashes: string[] = [];
+  const take = async <B extends Authenticator | Authorizer>(sectionKey: string, create: (cfg: unknown) => Promise<B>): Promise<B> => {
+    const cfg = config.sections.get(sectionKey);
+    const b = await shared.acquire(sectionKey, await sectionFingerprint(config, cfg), () => create(cfg));
+    held.push([sectionKey, b]);
+    return b;
+  };
   try {
     if (config.acl) {
       acl = new AclAuthorizer(config.acl, config.where);
       authorizers.push(acl);
     }
-    for (const [key, create] of AUTHORIZERS) if (config.sections.has(key)) authorizers.push(await create(config.sections.get(key), deps));
+    for (const [k, create] of AUTHORIZERS) if (config.sections.has(k)) authorizers.push(await take(k, (c) => create(c, deps)));
     if (config.users) {
       authenticators.push(new StaticUsersAuthenticator(config.users));
       for (const u of config.users.values()) if (u.passwordHash) hashes.push(u.passwordHash);
     }
-    for (const [key, create] of AUTHENTICATORS) if (config.sections.has(key)) authenticators.push(await create(config.sections.get(key), deps));
+    for (const [k, create] of AUTHENTICATORS) if (config.sections.has(k)) authenticators.push(await take(k, (c) => create(c, deps)));
   } catch (e) {
     // A backend that fails to start must not leave the ones before it running (connections, processes).
-    await stopAll();
+    await releaseAll();
+    await acl?.stop();
     throw e;
   }
 
@@ -75,14 +99,23 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
   const dummyHash = await hashPassword(`unknown-user-${Math.random()}`, mostCommonCost(hashes));
   const authn = new AuthnChain(authenticators, cache, dummyHash);
   const authz = new AuthzChain(authorizers);
+  let stopped: Promise<void> | undefined;
   return {
     config,
     key,
+    signer: new TokenSigner(key),
     authn,
     authz,
     acl,
-    async stop() {
-      await Promise.allSettled([authn.stop(), authz.stop()]);
+    inFlight: new InFlight(),
+    stop() {
+      // Shared backends are released, not stopped: the next configuration may hold them too.
+      stopped ??= (async () => {
+        cache.clear();
+        await releaseAll();
+        await acl?.stop();
+      })();
+      return stopped;
     },
   };
 }

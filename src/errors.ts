@@ -45,9 +45,15 @@ export class MethodNotAllowedError extends RegauthError {
 /** A backend (a directory, a database, a program) failed; the request may succeed later. */
 export class BackendError extends RegauthError {
   readonly backend: string;
-  constructor(backend: string, message: string, options?: { cause?: unknown }) {
+  /**
+   * What the client is told, when the message names infrastructure (a directory's
+   * address, a bind DN) that only operators should see; the full message is logged.
+   */
+  readonly publicMessage?: string;
+  constructor(backend: string, message: string, options?: { cause?: unknown; publicMessage?: string }) {
     super("BACKEND_UNAVAILABLE", 503, `${backend}: ${message}`, options);
     this.backend = backend;
+    this.publicMessage = options?.publicMessage;
   }
 }
 

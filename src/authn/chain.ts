@@ -9,8 +9,11 @@ export type ChainResult = { ok: true; labels: Labels; method: string; cached: bo
 /**
  * The authentication methods in config order (static users first, as in
  * docker_auth). The first method that knows the user decides. When no method
- * knows the user, a bcrypt check against a dummy hash of the usual cost is run
- * so that an unknown user costs what a wrong password costs.
+ * knows the user and a password was supplied, a bcrypt check against a dummy
+ * hash of the usual cost is run so that an unknown user costs what a wrong
+ * password costs. A request with no credentials at all reveals nothing by its
+ * timing and is refused at once: otherwise a flood of them would queue bcrypt
+ * work for nobody.
  */
 export class AuthnChain {
   constructor(
@@ -19,7 +22,7 @@ export class AuthnChain {
     private readonly dummyHash: string,
   ) {}
 
-  async authenticate(user: string, password: Secret): Promise<ChainResult> {
+  async authenticate(user: string, password: Secret, suppliedCredentials = true): Promise<ChainResult> {
     const hit = this.cache.get(user, password);
     if (hit) return { ok: true, labels: hit.labels, method: hit.method, cached: true };
     for (const a of this.authenticators) {
@@ -29,7 +32,7 @@ export class AuthnChain {
       this.cache.set(user, password, r.labels, a.name);
       return { ok: true, labels: r.labels, method: a.name, cached: false };
     }
-    await verifyPassword(password.reveal(), this.dummyHash);
+    if (suppliedCredentials) await verifyPassword(password.reveal(), this.dummyHash);
     return { ok: false };
   }
 

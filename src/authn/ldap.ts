@@ -12,6 +12,7 @@ import { bcryptCost, hashPassword, verifyPassword } from "./bcrypt.js";
 import { cnFromDn, escapeDnValue, escapeFilterValue, fillTemplate } from "./ldap-escape.js";
 import { ConnectionGoneError, LdapPool, LdapUnreachableError, PoolExhaustedError, type LdapConnection } from "./ldap-pool.js";
 
+const PUBLIC = { publicMessage: "LDAP: the directory cannot be used right now; try again later" };
 const BACKEND = "LDAP";
 
 /** LDAP result codes that mean "this user may not sign in with this password" on the user's own bind. */
@@ -146,9 +147,9 @@ export class LdapAuthenticator implements Authenticator {
 
   #backendError(e: unknown): BackendError {
     if (e instanceof BackendError) return e;
-    if (e instanceof LdapUnreachableError || e instanceof PoolExhaustedError || e instanceof ConnectionLostError) return new BackendError(BACKEND, e.message, { cause: e });
-    if (e instanceof ResultCodeError) return new BackendError(BACKEND, `the directory answered with an error: ${e.message}`, { cause: e });
-    return new BackendError(BACKEND, `unexpected failure: ${(e as Error).message ?? String(e)}`, { cause: e });
+    if (e instanceof LdapUnreachableError || e instanceof PoolExhaustedError || e instanceof ConnectionLostError) return new BackendError(BACKEND, e.message, { cause: e, ...PUBLIC });
+    if (e instanceof ResultCodeError) return new BackendError(BACKEND, `the directory answered with an error: ${e.message}`, { cause: e, ...PUBLIC });
+    return new BackendError(BACKEND, `unexpected failure: ${(e as Error).message ?? String(e)}`, { cause: e, ...PUBLIC });
   }
 
   /** One LDAP operation; a broken connection is closed and reported as ConnectionLostError. */
@@ -166,7 +167,7 @@ export class LdapAuthenticator implements Authenticator {
           ? `${conn.server.addr} did not answer ${what} within ${this.#c.timeoutMs / 1000} s`
           : `the connection to ${conn.server.addr} was lost during ${what}`;
       // Nothing was sent on a connection found closed; a search may be repeated; a timeout is not retried (it would double the wait).
-      throw new ConnectionLostError(msg, gone || (opts.idempotent && !timedOut), { cause: e });
+      throw new ConnectionLostError(msg, gone || (opts.idempotent && !timedOut), { cause: e, ...PUBLIC });
     }
   }
 
@@ -197,7 +198,7 @@ export class LdapAuthenticator implements Authenticator {
         throw new BackendError(
           BACKEND,
           dn ? `${conn.server.addr} refused the search account bind_dn "${dn}": ${e.message}` : `${conn.server.addr} refused the anonymous bind: ${e.message}`,
-          { cause: e },
+          { cause: e, ...PUBLIC },
         );
       throw e;
     }
@@ -252,7 +253,7 @@ export class LdapAuthenticator implements Authenticator {
   /** noSuchObject on a search: a config problem (or an identity that may not see the base); a 5xx that says so, not a 401 for everyone. */
   #noBase(conn: LdapConnection, key: string, base: string, e: ResultCodeError): BackendError {
     const who = conn.boundAs ? `"${conn.boundAs}"` : "an anonymous bind";
-    return new BackendError(BACKEND, `${key} "${base}" does not exist on ${conn.server.addr}, or ${who} may not see it (${e.message})`, { cause: e });
+    return new BackendError(BACKEND, `${key} "${base}" does not exist on ${conn.server.addr}, or ${who} may not see it (${e.message})`, { cause: e, ...PUBLIC });
   }
 
   #labels(entry: Entry, groups: string[] | undefined): Labels {

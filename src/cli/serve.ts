@@ -1,81 +1,126 @@
-import { unwatchFile, watchFile } from "node:fs";
+import cluster from "node:cluster";
 import { access, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { loadConfigFile, parseConfig } from "../config/load.js";
+import { parseConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { ConfigError } from "../errors.js";
-import { createLogger } from "../log.js";
+import { createLogger, type Logger } from "../log.js";
+import { ConfigSource, loadConfigText, type LoadedConfig } from "../runtime/config-source.js";
+import { usableCpus } from "../runtime/cpus.js";
+import { ClusterPrimary } from "../runtime/primary.js";
+import { runWorker } from "../runtime/worker.js";
 import { RegauthServer } from "../server/server.js";
 import { prepareDefaultConfig } from "./default-config.js";
 import { registryConfigBlock } from "./registry-block.js";
 
-export async function serve(args: string[]): Promise<number> {
-  const log = createLogger();
+function refuse(e: unknown): number {
+  if (e instanceof ConfigError) process.stderr.write(`regauth: the config cannot be used:\n${e.message}\n`);
+  else process.stderr.write(`regauth: cannot start: ${(e as Error).message}\n`);
+  return 1;
+}
+
+async function loadStartConfig(args: string[]): Promise<{ file?: string; loaded: LoadedConfig; passwordFile?: string }> {
   let file = args[0];
   if (!file && (await access("regauth.yml").then(() => true, () => false))) file = "regauth.yml";
-  let config: Config;
-  let passwordFile: string | undefined;
-  try {
-    if (file) config = await loadConfigFile(file);
-    else {
-      const dataDir = process.env.REGAUTH_DATA_DIR ?? "regauth-data";
-      const d = await prepareDefaultConfig(dataDir);
-      passwordFile = d.passwordFile;
-      config = await parseConfig("<embedded default>", d.text);
-      await writeFile(join(resolve(dataDir), "regauth.default.yml"), d.text);
-    }
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`regauth: the config cannot be used:\n${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
-  for (const w of config.warnings) log.warn(w);
-  let server: RegauthServer;
-  try {
-    server = await RegauthServer.start(config, log);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`regauth: the config cannot be used:\n${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`regauth: cannot start: ${(e as Error).message}\n`);
-    return 1;
-  }
-  const addr = server.address();
+  if (file) return { file, loaded: await loadConfigText(file) };
+  const dataDir = process.env.REGAUTH_DATA_DIR ?? "regauth-data";
+  const d = await prepareDefaultConfig(dataDir);
+  const config = await parseConfig("<embedded default>", d.text);
+  await writeFile(join(resolve(dataDir), "regauth.default.yml"), d.text);
+  return { loaded: { config, text: d.text, fingerprint: "" }, passwordFile: d.passwordFile };
+}
+
+function banner(config: Config, address: string, tls: boolean, workers: number, passwordFile?: string): string {
   const bundle = config.token.certificate ?? config.server.certificate!;
-  process.stderr.write(
-    `regauth is serving on ${typeof addr === "string" ? addr : `${addr.address}:${addr.port}`} (${server.tls ? "https" : "http"}).\n` +
-      `Paste this into the registry's config.yml:\n\n${registryConfigBlock(config, { bundle, jwks: join(dirname(bundle), "jwks.json") })}\n` +
-      (passwordFile ? `Embedded default config: log in as "admin" with the password in ${passwordFile}\n` : ""),
+  return (
+    `regauth is serving on ${address} (${tls ? "https" : "http"}, ${workers} worker${workers === 1 ? "" : "s"}).\n` +
+    `Paste this into the registry's config.yml:\n\n${registryConfigBlock(config, { bundle, jwks: join(dirname(bundle), "jwks.json") })}\n` +
+    (passwordFile ? `Embedded default config: log in as "admin" with the password in ${passwordFile}\n` : "")
   );
+}
 
-  let reloading = Promise.resolve();
-  const reload = (why: string) => {
-    if (!file) return;
-    reloading = reloading.then(async () => {
-      try {
-        const next = await loadConfigFile(file!);
-        await server.reload(next);
-        log.info({ file, why }, "config reloaded");
-      } catch (e) {
-        log.error({ file, why, error: (e as Error).message }, "config reload failed; still running the previous config");
-      }
-    });
-  };
-  process.on("SIGHUP", () => reload("SIGHUP"));
-  // docker_auth reloads when the file changes; polling survives editors that replace the file.
-  if (file) watchFile(file, { interval: 2000 }, (cur, prev) => cur.mtimeMs !== prev.mtimeMs && reload("file changed"));
-
-  await new Promise<void>((resolveStop) => {
+function untilSignal(log: Logger, onStop: (signal: string) => Promise<void>): Promise<void> {
+  return new Promise<void>((resolveStop) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       log.info({ signal }, "shutting down");
-      if (file) unwatchFile(file);
-      void server.close().then(resolveStop);
+      void onStop(signal).then(resolveStop);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
+}
+
+function reportReload(log: Logger, file: string) {
+  return (o: { ok: true; why: string; skipped?: boolean } | { ok: false; why: string; error: Error }) => {
+    if (!o.ok) log.error({ file, why: o.why, error: o.error.message }, "config reload failed; still running the previous config");
+    else if (o.skipped) log.info({ file, why: o.why }, "config unchanged; nothing to reload");
+    else log.info({ file, why: o.why }, "config reloaded");
+  };
+}
+
+/**
+ * `regauth serve [CONFIG]`. With `server.workers` above 1 (the default is one per
+ * usable CPU) this process becomes a cluster primary and the workers serve; with 1
+ * it serves itself.
+ */
+export async function serve(args: string[]): Promise<number> {
+  const log = createLogger();
+  if (cluster.isWorker && process.env.REGAUTH_CLUSTER_WORKER === "1") return runWorker(log);
+  let start: Awaited<ReturnType<typeof loadStartConfig>>;
+  try {
+    start = await loadStartConfig(args);
+  } catch (e) {
+    return refuse(e);
+  }
+  const { file, loaded, passwordFile } = start;
+  const config = loaded.config;
+  for (const w of config.warnings) log.warn(w);
+  const workers = config.server.workers ?? usableCpus();
+
+  if (workers > 1) {
+    let primary: ClusterPrimary;
+    let ready;
+    try {
+      // Validate fully (keys, patterns, backends) before forking anything.
+      const probe = await (await import("../app.js")).buildApp(config, log);
+      await probe.stop();
+      ({ primary, ready } = await ClusterPrimary.start(loaded, workers, log));
+    } catch (e) {
+      return refuse(e);
+    }
+    process.stderr.write(banner(config, ready.address, ready.tls, workers, passwordFile));
+    const source = file ? new ConfigSource(file, loaded, (next) => primary.reload(next), reportReload(log, file)) : undefined;
+    process.on("SIGHUP", () => void source?.trigger("SIGHUP"));
+    await untilSignal(log, async () => {
+      source?.close();
+      await primary.shutdown();
+    });
+    exitSoon();
+    return 0;
+  }
+
+  let server: RegauthServer;
+  try {
+    server = await RegauthServer.start(config, log);
+  } catch (e) {
+    return refuse(e);
+  }
+  const a = server.address();
+  process.stderr.write(banner(config, typeof a === "string" ? a : `${a.address}:${a.port}`, server.tls, 1, passwordFile));
+  const source = file ? new ConfigSource(file, loaded, (next) => server.reload(next.config), reportReload(log, file)) : undefined;
+  process.on("SIGHUP", () => void source?.trigger("SIGHUP"));
+  await untilSignal(log, async () => {
+    source?.close();
+    await server.close();
+  });
+  exitSoon();
   return 0;
+}
+
+/** Everything is stopped; should a stray handle (a plugin's timer, say) still hold the process, exit anyway. */
+function exitSoon(): void {
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
 }

@@ -18,6 +18,8 @@ function typeName(expected: string): string {
 
 class IssueList {
   readonly issues: ConfigIssue[] = [];
+  /** Every file the config names, for reload triggers. */
+  readonly files = new Set<string>();
   constructor(readonly src: YamlSource) {}
   where(path: ConfigPath): ConfigLocation {
     const pos = locate(this.src, path);
@@ -57,7 +59,7 @@ function zodIssues(list: IssueList, issues: readonly z.core.$ZodIssue[], prefix:
 async function readSecret(list: IssueList, path: ConfigPath, file: string | undefined, env: string | undefined, baseDir: string): Promise<string | undefined> {
   if (file !== undefined) {
     try {
-      return (await readFile(resolvePath(baseDir, file), "utf8")).trim();
+      return (await readFile(resolvePath(baseDir, file, list.files), "utf8")).trim();
     } catch (e) {
       list.add(path, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       return undefined;
@@ -71,8 +73,10 @@ async function readSecret(list: IssueList, path: ConfigPath, file: string | unde
   return undefined;
 }
 
-function resolvePath(baseDir: string, p: string): string {
-  return p.startsWith("/") ? p : `${baseDir}/${p}`;
+function resolvePath(baseDir: string, p: string, files?: Set<string>): string {
+  const abs = p.startsWith("/") ? p : `${baseDir}/${p}`;
+  files?.add(abs);
+  return abs;
 }
 
 function buildTls(list: IssueList, s: NonNullable<RawConfig["server"]>): TlsSettings {
@@ -128,6 +132,8 @@ function buildServer(list: IssueList, raw: RawConfig): ServerConfig {
     list.add(["server", s.certificate === undefined ? "key" : "certificate"], "failed to load server cert and key: both were not provided");
   if (s.letsencrypt?.email) list.add(["server", "letsencrypt"], "letsencrypt is not supported: regauth does not fetch certificates itself; terminate TLS with your certificate files or at a load balancer");
   if (s.real_ip_pos !== undefined && s.real_ip_header === undefined) list.add(["server", "real_ip_pos"], "real_ip_pos has no effect without real_ip_header");
+  if (s.workers !== undefined && (s.workers < 1 || s.workers > 256)) list.add(["server", "workers"], "must be between 1 and 256 (leave it out for one worker per CPU)");
+  if (s.drain_timeout_seconds !== undefined && (s.drain_timeout_seconds < 0 || s.drain_timeout_seconds > 3600)) list.add(["server", "drain_timeout_seconds"], "must be between 0 and 3600");
   return {
     addr: s.addr ?? "",
     net: net === "unix" ? "unix" : "tcp",
@@ -138,6 +144,8 @@ function buildServer(list: IssueList, raw: RawConfig): ServerConfig {
     tls: buildTls(list, s),
     realIpHeader: s.real_ip_header,
     realIpPos: s.real_ip_pos ?? 0,
+    workers: s.workers,
+    drainTimeoutMs: (s.drain_timeout_seconds ?? 10) * 1000,
   };
 }
 
@@ -150,7 +158,7 @@ function buildToken(list: IssueList, raw: RawConfig, baseDir: string): TokenConf
   const server = raw.server ?? {};
   if (t.certificate === undefined && server.certificate === undefined)
     list.add(raw.token ? ["token"] : [], "failed to load token cert and key: none provided (set token.certificate and token.key, or server.certificate and server.key)");
-  const abs = (p: string | undefined) => (p === undefined ? undefined : resolvePath(baseDir, p));
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolvePath(baseDir, p, list.files));
   return {
     issuer: t.issuer ?? "",
     expiration: t.expiration ?? 0,
@@ -238,14 +246,14 @@ export async function parseConfig(file: string, text: string, baseDir = process.
   const warnings: string[] = [];
   const server = buildServer(list, raw);
   const token = buildToken(list, raw, baseDir);
-  if (server.certificate) server.certificate = resolvePath(baseDir, server.certificate);
-  if (server.key) server.key = resolvePath(baseDir, server.key);
+  if (server.certificate) server.certificate = resolvePath(baseDir, server.certificate, list.files);
+  if (server.key) server.key = resolvePath(baseDir, server.key, list.files);
   const users = await buildUsers(list, raw, baseDir, warnings);
   const sections = new Map<string, unknown>();
   const ctx: SectionContext = {
     add: (path, message) => list.add(path, message),
     where: (path) => list.where(path),
-    resolvePath: (p) => resolvePath(baseDir, p),
+    resolvePath: (p) => resolvePath(baseDir, p, list.files),
     readSecret: (path, f, env) => readSecret(list, path, f, env, baseDir),
     warn: (m) => warnings.push(m),
   };
@@ -270,20 +278,24 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     users,
     acl,
     sections,
+    files: [...list.files],
     credentialCache: { ttlSeconds: cc.ttl_seconds ?? 60, maxEntries: cc.max_entries ?? 10_000 },
     warnings,
     where: (path) => list.where(path),
   };
 }
 
-/** Read a config file from disk and validate it. */
-export async function loadConfigFile(file: string): Promise<Config> {
-  let text: string;
+/** A config file's text; an unreadable file is a ConfigError naming it. */
+export async function readConfigText(file: string): Promise<string> {
   try {
-    text = await readFile(file, "utf8");
+    return await readFile(file, "utf8");
   } catch (e) {
     throw new ConfigError([{ file, message: `could not read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
   }
+}
+
+/** Read a config file from disk and validate it. */
+export async function loadConfigFile(file: string): Promise<Config> {
   // Relative paths inside the file are relative to the working directory, as in docker_auth.
-  return parseConfig(file, text);
+  return parseConfig(file, await readConfigText(file));
 }

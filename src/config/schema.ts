@@ -32,6 +32,10 @@ export const serverShape = {
   tls_curve_preferences: textList,
   tls_cipher_suites: textList,
   letsencrypt: z.preprocess(nullIsAbsent((v) => v), z.strictObject(letsEncryptShape).optional()),
+  /** regauth addition: worker processes (default: the CPUs this process may use; 1 = one process). */
+  workers: optInt,
+  /** regauth addition: seconds a shutdown or a reload waits for requests in flight (default 10). */
+  drain_timeout_seconds: optInt,
 };
 
 export const tokenShape = {

@@ -25,6 +25,10 @@ export interface ServerConfig {
   tls: TlsSettings;
   realIpHeader?: string;
   realIpPos: number;
+  /** Worker processes; undefined means one per CPU this process may use. */
+  workers?: number;
+  /** How long a shutdown or a reload waits for requests in flight before cutting them off. */
+  drainTimeoutMs: number;
 }
 
 export interface TokenConfig {
@@ -80,6 +84,8 @@ export interface Config {
   /** Backend sections (ldap_auth, ext_auth, ...) by YAML key, each as its section module's typed object. */
   sections: ReadonlyMap<string, unknown>;
   credentialCache: CredentialCacheConfig;
+  /** Every file the config refers to (keys, certificates, secrets, programs), resolved: a reload trigger compares them. */
+  files: readonly string[];
   /** Things worth a warning that docker_auth accepts silently. */
   warnings: readonly string[];
   /** Where a key is written, for errors found after parsing (a bad pattern, an unreadable key file). */

@@ -16,6 +16,8 @@ export interface TokenRequest {
   offlineToken: boolean;
   /** The OAuth2 form (POST) rather than the classic GET; the response differs slightly. */
   oauth: boolean;
+  /** OAuth2's grant_type; `password` for docker's GET with Basic credentials. */
+  grant: string;
 }
 
 const first = (params: Map<string, string[]>, key: string) => params.get(key)?.[0];
@@ -29,11 +31,8 @@ export function parseTokenRequest(params: Map<string, string[]>, authorization: 
   const basic = parseBasicAuth(authorization);
   let user = basic?.user;
   let password = basic?.password;
-  if (oauth) {
-    const grant = first(params, "grant_type");
-    if (grant === "refresh_token")
-      throw new BadRequestError("grant_type=refresh_token is not supported: this server does not issue refresh tokens; send grant_type=password or Basic credentials", "UNSUPPORTED_GRANT_TYPE");
-    if (grant !== undefined && grant !== "password") throw new BadRequestError(`grant_type ${JSON.stringify(grant.slice(0, 40))} is not supported; use password`, "UNSUPPORTED_GRANT_TYPE");
+  const grant = (oauth && first(params, "grant_type")) || "password";
+  if (oauth && grant === "password") {
     const formUser = first(params, "username");
     const formPass = first(params, "password");
     if (!basic && formUser && formPass) {
@@ -55,5 +54,6 @@ export function parseTokenRequest(params: Map<string, string[]>, authorization: 
     clientId: first(params, "client_id"),
     offlineToken: offline === "true" || offline === "offline",
     oauth,
+    grant,
   };
 }

@@ -1,16 +1,21 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "../app.js";
-import { BadRequestError, InternalError, MethodNotAllowedError, NotFoundError, RegauthError } from "../errors.js";
+import { BackendError, BadRequestError, InternalError, MethodNotAllowedError, NotFoundError, RegauthError } from "../errors.js";
+import type { EventSink, TokenEvent } from "../events/token-event.js";
+import { issueToken } from "../grants/dispatch.js";
 import type { Logger } from "../log.js";
 import { MAX_QUERY_BYTES, parseQuery } from "../request/query.js";
 import { formatScope } from "../request/scope.js";
-import { parseTokenRequest, type TokenRequest } from "../request/token-request.js";
+import { parseTokenRequest } from "../request/token-request.js";
 import { jwksDocument } from "../token/jwks.js";
-import { issueToken } from "../token-service.js";
 import { clientIp } from "./client-ip.js";
 import { sendError, sendJson } from "./respond.js";
 
 const MAX_URL = 8 * 1024;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The client went away before its request was complete: nobody to answer, nothing unexpected. */
+class ClientGoneError extends Error {}
 
 async function readForm(req: IncomingMessage): Promise<string> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
@@ -18,37 +23,71 @@ async function readForm(req: IncomingMessage): Promise<string> {
     throw new RegauthError("UNSUPPORTED_MEDIA_TYPE", 415, "POST bodies must be application/x-www-form-urlencoded (the OAuth2 token form)");
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_QUERY_BYTES) throw new RegauthError("PAYLOAD_TOO_LARGE", 413, `form body is longer than ${MAX_QUERY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  const body = Buffer.concat(chunks);
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(body);
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_QUERY_BYTES) throw new RegauthError("PAYLOAD_TOO_LARGE", 413, `form body is longer than ${MAX_QUERY_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    if (e instanceof RegauthError) throw e;
+    throw new ClientGoneError((e as Error).message);
+  }
+  if (req.readableAborted) throw new ClientGoneError("aborted");
+  try {
+    return utf8.decode(Buffer.concat(chunks));
   } catch {
     throw new BadRequestError("form body is not valid UTF-8");
   }
 }
 
-/** Routes requests to the current App; `getApp` is read per request so a reload swaps it atomically. */
-export function createHandler(getApp: () => App, log: Logger) {
+/**
+ * What a client is told about a failure. Details that map the network (a directory's
+ * host, a bind DN) and internal errors stay in the log.
+ */
+function publicError(err: RegauthError): RegauthError {
+  if (err instanceof BackendError && err.publicMessage) return new RegauthError(err.code, err.status, err.publicMessage);
+  if (err instanceof InternalError) return new InternalError("internal error; see the server's log");
+  return err;
+}
+
+let requestIds = 0;
+
+/**
+ * Routes requests to the current App. `getApp` is read once per request, and the
+ * request is counted against that App until its response is done, so a reload
+ * stops the old configuration only after the requests it started have finished.
+ */
+export function createHandler(getApp: () => App, log: Logger, events: EventSink, closing: () => boolean = () => false) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const app = getApp();
+    app.inFlight.enter();
+    // Shutting down: answer, then close, so keep-alive clients reconnect to a live replica.
+    if (closing()) res.setHeader("connection", "close");
+    try {
+      await route(req, res, app);
+    } finally {
+      app.inFlight.leave();
+    }
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse, app: App): Promise<void> {
     const cfg = app.config;
     if (cfg.server.hsts) res.setHeader("strict-transport-security", "max-age=63072000; includeSubDomains");
     const rawUrl = req.url ?? "/";
     try {
+      // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check would answer with an empty body.
+      if (req.headers.host === undefined && req.httpVersionMinor >= 1) throw new BadRequestError("the Host header is required in HTTP/1.1 requests");
       if (rawUrl.length > MAX_URL) throw new RegauthError("URI_TOO_LONG", 414, `request URL is longer than ${MAX_URL} bytes`);
       const q = rawUrl.indexOf("?");
       const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
       const query = q < 0 ? "" : rawUrl.slice(q + 1);
       const prefix = cfg.server.pathPrefix;
-      const route = path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
-      switch (route) {
+      const sub = path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+      switch (sub) {
         case "/auth":
         case "/auth/token":
-          return await token(req, res, app, query);
+          return await token(req, res, app, path, query);
         case "/healthz":
           allow(req, path, ["GET", "HEAD"]);
           return sendJson(res, 200, { status: "ok" });
@@ -63,57 +102,67 @@ export function createHandler(getApp: () => App, log: Logger) {
           throw new NotFoundError(path.slice(0, 200));
       }
     } catch (e) {
+      if (e instanceof ClientGoneError) return void log.debug({ path: rawUrl.split("?")[0]!.slice(0, 200) }, "client went away mid-request");
       const err = e instanceof RegauthError ? e : new InternalError("internal error", { cause: e });
       if (!(e instanceof RegauthError)) log.error({ err: e, path: rawUrl.split("?")[0] }, "unexpected error");
-      if (!res.headersSent) sendError(res, err, cfg.token.issuer);
+      if (!res.headersSent) sendError(res, publicError(err), cfg.token.issuer);
     }
-  };
+  }
 
   function allow(req: IncomingMessage, path: string, methods: string[]): void {
     if (!methods.includes(req.method ?? "")) throw new MethodNotAllowedError(req.method ?? "?", path, methods);
   }
 
-  async function token(req: IncomingMessage, res: ServerResponse, app: App, query: string): Promise<void> {
+  async function token(req: IncomingMessage, res: ServerResponse, app: App, path: string, query: string): Promise<void> {
     const started = process.hrtime.bigint();
     const cfg = app.config;
-    let tr: TokenRequest | undefined;
-    const entry: Record<string, unknown> = {};
+    const event: TokenEvent = { requestId: ++requestIds, method: req.method ?? "?", outcome: "error", status: 500, durationMs: 0 };
     try {
-      allow(req, req.url!.split("?")[0]!, ["GET", "POST"]);
+      allow(req, path, ["GET", "POST"]);
       const oauth = req.method === "POST";
       const params = parseQuery(query);
       if (oauth) for (const [k, v] of parseQuery(await readForm(req), "form body")) params.set(k, [...v, ...(params.get(k) ?? [])]);
       const ip = clientIp(req.socket.remoteAddress, cfg.server.realIpHeader ? req.headers[cfg.server.realIpHeader.toLowerCase()] : undefined, cfg.server);
-      entry.client_ip = ip;
-      tr = parseTokenRequest(params, req.headers.authorization, oauth, ip);
-      entry.account = tr.account;
-      entry.service = tr.service;
-      entry.requested = tr.scopes.map((s) => formatScope(s, s.actions));
+      event.clientIp = ip;
+      const tr = parseTokenRequest(params, req.headers.authorization, oauth, ip);
+      event.grant = tr.grant;
+      event.account = tr.account;
+      event.service = tr.service;
+      event.requested = tr.scopes.map((s) => formatScope(s, s.actions));
       const result = await issueToken(app, tr);
-      entry.granted = result.access.map((a) => formatScope(a, a.actions));
-      entry.authn = result.method;
-      entry.cached = result.cached;
-      entry.rules = result.rules;
-      entry.outcome = "issued";
-      entry.status = 200;
+      event.granted = result.access.map((a) => formatScope(a, a.actions));
+      event.authn = result.method;
+      event.cached = result.cached;
+      event.rules = result.rules;
+      event.outcome = "issued";
+      event.status = 200;
       const body: Record<string, unknown> = {
         token: result.token.token,
         access_token: result.token.token,
         expires_in: result.token.expiresIn,
         issued_at: result.token.issuedAt.toISOString(),
       };
-      if (oauth) body.scope = entry.requested && (entry.requested as string[]).join(" ");
+      // RFC 6749 §5.1: the scope granted, which may be narrower than the one asked for.
+      if (oauth) body.scope = result.access.filter((a) => a.actions.length > 0).map((a) => formatScope(a, a.actions)).join(" ");
       sendJson(res, 200, body);
     } catch (e) {
+      if (e instanceof ClientGoneError) {
+        event.outcome = "bad_request";
+        event.status = 499;
+        event.error = "client went away before sending the whole request";
+        return;
+      }
       const err = e instanceof RegauthError ? e : new InternalError("internal error", { cause: e });
-      entry.outcome = err.status === 401 ? "unauthorized" : err.status < 500 ? "bad_request" : "error";
-      entry.status = err.status;
-      entry.error = err.message;
+      const shown = publicError(err);
+      event.outcome = err.status === 401 ? "unauthorized" : err.status < 500 ? "bad_request" : "error";
+      event.status = err.status;
+      event.error = shown.message;
+      if (shown !== err) event.detail = err.message;
       if (!(e instanceof RegauthError)) log.error({ err: e }, "token request failed unexpectedly");
-      sendError(res, err, cfg.token.issuer);
+      sendError(res, shown, cfg.token.issuer);
     } finally {
-      entry.duration_ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ event: "token", method: req.method, ...entry }, "token request");
+      event.durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      events.token(event);
     }
   }
 }

@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { CompactSign } from "jose";
-import type { SigningKey } from "./signing-key.js";
+import { randomBytes, sign as cryptoSign, type KeyObject } from "node:crypto";
+import type { SigningAlgorithm, SigningKey } from "./signing-key.js";
 
 /** One entry of the `access` claim: what the token lets its bearer do on one resource. */
 export interface AccessEntry {
@@ -26,32 +25,55 @@ export interface SignedToken {
 
 /** Tolerance for clocks of replicas and registries that run slightly ahead, as docker_auth uses. */
 const NOT_BEFORE_SKEW = 10;
-const encoder = new TextEncoder();
+
+const DIGEST: Record<SigningAlgorithm, string> = { RS256: "sha256", ES256: "sha256", ES384: "sha384", ES512: "sha512" };
 
 /**
- * Sign a registry token (docs/spec/auth/jwt.md): `aud` a string, integer times,
- * a random `jti`, `access` with sorted actions. The header carries `x5c` (the one
- * form registry 2.x and 3.x both accept) and `kid`.
+ * Signs tokens with one key. The protected header (with its `x5c` chain, several
+ * kilobytes) never changes, so it is encoded once here rather than per token; and
+ * signing is one synchronous OpenSSL call on this thread: WebCrypto would queue it
+ * on libuv's pool behind bcrypt and cost two thread hops per token.
  */
+export class TokenSigner {
+  readonly #headerB64: string;
+  readonly #digest: string;
+  readonly #key: KeyObject | { key: KeyObject; dsaEncoding: "ieee-p1363" };
+
+  constructor(readonly key: SigningKey) {
+    this.#headerB64 = Buffer.from(JSON.stringify({ typ: "JWT", alg: key.alg, kid: key.kid, x5c: key.x5c })).toString("base64url");
+    this.#digest = DIGEST[key.alg];
+    // JWS wants the raw r||s form for ECDSA (RFC 7518 §3.4), not OpenSSL's DER.
+    this.#key = key.alg === "RS256" ? key.privateKey : { key: key.privateKey, dsaEncoding: "ieee-p1363" };
+  }
+
+  /**
+   * A registry token (docs/spec/auth/jwt.md): `aud` a string, integer times, a random
+   * `jti`, `access` with sorted actions.
+   */
+  sign(claims: TokenClaims, now = Date.now()): SignedToken {
+    const iat = Math.floor(now / 1000);
+    const payload = {
+      iss: claims.issuer,
+      sub: claims.subject,
+      aud: claims.audience,
+      exp: iat + claims.lifetimeSeconds,
+      nbf: iat - NOT_BEFORE_SKEW,
+      iat,
+      jti: randomBytes(16).toString("base64url"),
+      access: claims.access.map((a) => ({
+        type: a.type,
+        ...(a.class ? { class: a.class } : {}),
+        name: a.name,
+        actions: [...a.actions].sort(),
+      })),
+    };
+    const input = `${this.#headerB64}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
+    const signature = cryptoSign(this.#digest, Buffer.from(input), this.#key).toString("base64url");
+    return { token: `${input}.${signature}`, issuedAt: new Date(iat * 1000), expiresIn: claims.lifetimeSeconds };
+  }
+}
+
+/** One-off signing (tests, tools); servers keep a TokenSigner per key. */
 export async function signToken(key: SigningKey, claims: TokenClaims, now = new Date()): Promise<SignedToken> {
-  const iat = Math.floor(now.getTime() / 1000);
-  const payload = {
-    iss: claims.issuer,
-    sub: claims.subject,
-    aud: claims.audience,
-    exp: iat + claims.lifetimeSeconds,
-    nbf: iat - NOT_BEFORE_SKEW,
-    iat,
-    jti: randomBytes(16).toString("base64url"),
-    access: claims.access.map((a) => ({
-      type: a.type,
-      ...(a.class ? { class: a.class } : {}),
-      name: a.name,
-      actions: [...a.actions].sort(),
-    })),
-  };
-  const token = await new CompactSign(encoder.encode(JSON.stringify(payload)))
-    .setProtectedHeader({ typ: "JWT", alg: key.alg, kid: key.kid, x5c: [...key.x5c] })
-    .sign(key.privateKey);
-  return { token, issuedAt: new Date(iat * 1000), expiresIn: claims.lifetimeSeconds };
+  return new TokenSigner(key).sign(claims, now.getTime());
 }

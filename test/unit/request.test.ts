@@ -6,6 +6,8 @@ import { describe, test } from "node:test";
 import { BadRequestError } from "../../src/errors.js";
 import { parseBasicAuth } from "../../src/request/credentials.js";
 import { MAX_QUERY_BYTES, parseQuery } from "../../src/request/query.js";
+import type { App } from "../../src/app.js";
+import { issueToken } from "../../src/grants/dispatch.js";
 import { parseTokenRequest } from "../../src/request/token-request.js";
 import { clientIp, normalizeIp } from "../../src/server/client-ip.js";
 
@@ -266,18 +268,20 @@ describe("parseTokenRequest: the OAuth2 POST form", () => {
     assertBadRequest(() => parseTokenRequest(params("account=bob"), basic("alice:pw"), true, undefined), "not the same");
   });
 
+  // The grant dispatcher refuses what no grant serves, before any backend is asked.
+  const grant = (form: string) => issueToken({} as App, parseTokenRequest(params(form), undefined, true, undefined));
   test("grant_type=refresh_token is refused with a reason", () => {
-    const e = assertBadRequest(() => parseTokenRequest(params("grant_type=refresh_token&refresh_token=abc&service=r"), undefined, true, undefined), "refresh_token is not supported", "grant_type=password");
+    const e = assertBadRequest(() => grant("grant_type=refresh_token&refresh_token=abc&service=r"), "refresh_token is not supported", "grant_type=password");
     assert.equal(e.code, "UNSUPPORTED_GRANT_TYPE");
   });
 
   test("other grant types are refused", () => {
-    const e = assertBadRequest(() => parseTokenRequest(params("grant_type=authorization_code&code=x"), undefined, true, undefined), '"authorization_code"', "use password");
+    const e = assertBadRequest(() => grant("grant_type=authorization_code&code=x"), '"authorization_code"', "use password");
     assert.equal(e.code, "UNSUPPORTED_GRANT_TYPE");
   });
 
   test("an overlong grant_type is cut in the message", () => {
-    const e = assertBadRequest(() => parseTokenRequest(params(`grant_type=${"x".repeat(1000)}`), undefined, true, undefined));
+    const e = assertBadRequest(() => grant(`grant_type=${"x".repeat(1000)}`));
     assert.ok(e.message.length < 200);
   });
 });
