@@ -17,6 +17,8 @@ export interface ClusterReady {
  */
 export class ClusterPrimary {
   readonly #workers = new Set<Worker>();
+  /** Workers that have started serving; one still starting gets the newest config in its start message. */
+  readonly #serving = new Set<Worker>();
   #loaded: LoadedConfig;
   #stopping = false;
   #reloadId = 0;
@@ -53,14 +55,17 @@ export class ClusterPrimary {
     const w = cluster.fork({ REGAUTH_CLUSTER_WORKER: "1" });
     this.#workers.add(w);
     const send = (m: ToWorker) => w.send(m);
+    let startedWith: LoadedConfig | undefined;
     const onReady = (m: FromWorker) => {
       if (m.type !== "ready") return;
       w.off("message", onReady);
-      send({ type: "start", file: this.#loaded.config.file, text: this.#loaded.text });
+      startedWith = this.#loaded;
+      send({ type: "start", file: startedWith.config.file, text: startedWith.text });
     };
     w.on("message", onReady);
     w.once("exit", (code, signal) => {
       this.#workers.delete(w);
+      this.#serving.delete(w);
       if (this.#stopping) return;
       this.log.error({ worker: w.process.pid, code, signal }, "worker exited unexpectedly; starting a new one");
       const now = Date.now();
@@ -74,6 +79,9 @@ export class ClusterPrimary {
       const onMessage = (m: FromWorker) => {
         if (m.type === "listening") {
           w.off("message", onMessage);
+          this.#serving.add(w);
+          // A reload that ran while this worker was starting did not reach it.
+          if (startedWith !== this.#loaded) w.send({ type: "reload", id: 0, file: this.#loaded.config.file, text: this.#loaded.text } satisfies ToWorker);
           resolve({ address: m.address, tls: m.tls });
         } else if (m.type === "start-failed") {
           w.off("message", onMessage);
@@ -93,7 +101,7 @@ export class ClusterPrimary {
     this.#loaded = next;
     const id = ++this.#reloadId;
     const answers = await Promise.all(
-      [...this.#workers].map(
+      [...this.#serving].map(
         (w) =>
           new Promise<string | undefined>((resolve) => {
             const onMessage = (m: FromWorker) => {
