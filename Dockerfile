@@ -27,6 +27,7 @@ RUN mkdir -p /data /config /keys && chown node:node /data /keys
 USER node
 EXPOSE 5001
 VOLUME ["/data"]
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.REGAUTH_HEALTH_PORT||5001)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Works whether the server listens on http or https (REGAUTH_HEALTH_PORT / _URL to point it elsewhere).
+HEALTHCHECK --interval=30s --timeout=5s CMD ["node", "/app/bin/healthcheck"]
 ENTRYPOINT ["node", "/app/bin/regauth"]
 CMD ["serve", "/config/auth_config.yml"]

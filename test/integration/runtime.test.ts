@@ -2,7 +2,7 @@
 // and through the CLI's SIGHUP and file watch), cluster workers, bounded shutdown, and
 // the answers to requests Node would otherwise drop or answer with an empty body.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
@@ -18,7 +18,8 @@ import { ConfigError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
 import { Secret } from "../../src/secret.js";
 import { RegauthServer } from "../../src/server/server.js";
-import { startRegauth, testHash, writeKeyPair, decodeJwt } from "../helpers/regauth.js";
+import { freePort } from "../helpers/ports.js";
+import { ROOT, startRegauth, testHash, writeKeyPair, decodeJwt } from "../helpers/regauth.js";
 
 let dir: string;
 let keys: { cert: string; key: string };
@@ -227,5 +228,30 @@ describe("the CLI: workers, SIGHUP and the file watch, shutdown", () => {
       assert.ok(Date.now() - t0 < 5000, `workers: ${workers}: exit took ${Date.now() - t0} ms`);
       await r.stop();
     }
+  });
+});
+
+describe("the image's HEALTHCHECK (bin/healthcheck)", () => {
+  // Asynchronous: the server answering it runs in this process.
+  const check = (port: number) =>
+    new Promise<number | null>((resolve) => {
+      const p = spawn(process.execPath, [join(ROOT, "bin", "healthcheck")], { env: { ...process.env, REGAUTH_HEALTH_PORT: String(port) }, stdio: "ignore" });
+      p.once("exit", (code) => resolve(code));
+    });
+
+  test("passes over http and over https, and fails when nothing answers", async () => {
+    const tlsKeys = await writeKeyPair(dir, "hc", "ec", ["127.0.0.1"]);
+    for (const tls of [false, true]) {
+      const extra = tls ? `, certificate: "${tlsKeys.cert}", key: "${tlsKeys.key}"` : "";
+      const server = await RegauthServer.start(await parseConfig("hc.yml", configText('["pull"]', extra)), createLogger("silent"));
+      const a = server.address();
+      assert.ok(typeof a !== "string");
+      try {
+        assert.equal(await check(a.port), 0, tls ? "https" : "http");
+      } finally {
+        await server.close();
+      }
+    }
+    assert.equal(await check(await freePort()), 1);
   });
 });
