@@ -1,10 +1,13 @@
 // The LDAP cases of `npm run bench`: an LDAP user (search + bind + memberOf label) pushing to
 // dev-shared/* through an ACL on ${labels:groups}, against a throwaway slapd on loopback,
 // with and without the verified-credential cache. bench/run.ts runs them with the others.
+// slapd is pinned with the load generator (`cpus`), so the server's core is the server's alone.
+import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { hashPassword } from "../src/authn/bcrypt.js";
-import type { Case } from "./run.js";
+import type { Case } from "./cases.js";
 import { PEOPLE, READER_DN, READER_PW, slapdMissing, startSlapd, type RunningSlapd } from "../test/helpers/slapd.js";
 
 export type LdapBenchCase = Case;
@@ -17,14 +20,16 @@ export interface LdapBench {
 }
 
 const NAMES = ["LDAP user, cache on, ES256", "LDAP user, cache off, ES256", "LDAP user, cache off, StartTLS, ES256"];
+const IDS = ["ldap-cached", "ldap-uncached", "ldap-starttls"];
 
-/** Start slapd (only when an LDAP case is selected by BENCH_ONLY) and describe the cases. */
-export async function ldapBench(dir: string, only: string | undefined): Promise<LdapBench> {
+/** Start slapd (only when an LDAP case is selected by BENCH_ONLY), pin it to `cpus`, and describe the cases. */
+export async function ldapBench(dir: string, only: string | undefined, cpus: string): Promise<LdapBench> {
   const none: LdapBench = { cases: [], stop: async () => {} };
-  if (only && !NAMES.some((n) => n.includes(only))) return none;
+  if (only && ![...NAMES, ...IDS].some((n) => n.includes(only))) return none;
   const missing = await slapdMissing();
   if (missing) return { ...none, note: `LDAP cases skipped: ${missing}` };
   const slapd: RunningSlapd = await startSlapd({ users: [{ uid: "alice", password: "alice-password" }], groups: [{ cn: "dev", members: ["alice"] }] });
+  await promisify(execFile)("taskset", ["-a", "-p", "-c", cpus, String(slapd.pid())]);
   const pwFile = join(dir, "ldap-bind-password");
   await writeFile(pwFile, `${READER_PW}\n`);
   // A static CI robot first, as in the issue's setup (it does not take part in these requests).
@@ -44,6 +49,9 @@ export async function ldapBench(dir: string, only: string | undefined): Promise<
     ].join("\n");
   const common = {
     keyType: "ec" as const,
+    connections: 32,
+    expect: 200,
+    allCores: false,
     users,
     acl,
     path: "/auth?service=bench&scope=repository:dev-shared/app:pull,push",
@@ -52,9 +60,9 @@ export async function ldapBench(dir: string, only: string | undefined): Promise<
   const off = "\ncredential_cache: {ttl_seconds: 0}";
   return {
     cases: [
-      { ...common, name: NAMES[0]!, extra: section("none") },
-      { ...common, name: NAMES[1]!, extra: section("none") + off },
-      { ...common, name: NAMES[2]!, extra: section("starttls") + off },
+      { ...common, id: IDS[0]!, name: NAMES[0]!, extra: section("none") },
+      { ...common, id: IDS[1]!, name: NAMES[1]!, extra: section("none") + off },
+      { ...common, id: IDS[2]!, name: NAMES[2]!, extra: section("starttls") + off },
     ],
     stop: () => slapd.destroy(),
   };

@@ -1,142 +1,213 @@
-// `npm run bench`: start regauth as its own process per case and measure tokens/s and latency
-// percentiles at 32 concurrent keep-alive connections. Prints a table and the core count.
-import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { Agent, request } from "node:http";
-import { cpus, tmpdir } from "node:os";
+// `npm run bench`: every case against regauth as its own process, at regauth's default log level
+// (info), and against docker_auth when BENCH_PEER names its binary. Prints four tables: per core
+// (server on CPU 0, load generator on CPU 1), the single-core ceilings, regauth beside docker_auth,
+// and all cores (server.workers 1 and 2, nothing pinned).
+// Environment: BENCH_SECONDS (default 5), BENCH_ONLY (a case id or part of a name),
+// BENCH_PEER (docker_auth binary), BENCH_LOADGEN=node (skip wrk), BENCH_REGAUTH (another bin/regauth).
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { hashPassword } from "../src/authn/bcrypt.js";
-import { freePort } from "../test/helpers/ports.js";
-import { BIN, writeKeyPair } from "../test/helpers/regauth.js";
+import { IDLE, mainCases, measureLimits, runCase, SECONDS, WARMUP_SECONDS, workersSupported, type Case, type Limits, type Outcome, type Target } from "./cases.js";
 import { ldapBench } from "./ldap.js";
+import { pickGenerator, type Generator, type LoadResult } from "./load.js";
+import { peerCommand, regauthCommand } from "./servers.js";
 
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const WARMUP_SECONDS = 1;
+const out = (s = "") => process.stdout.write(`${s}\n`);
+const progress = (s: string) => process.stderr.write(`  ${s}\n`);
 
-/** One benchmark case: a config (users, ACL, extra sections) and the request to repeat. */
-export interface Case {
-  name: string;
-  keyType: "ec" | "rsa";
-  users: string;
-  acl: string;
-  extra?: string;
-  path: string;
-  auth?: string;
+function table(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  for (const [i, r] of rows.entries()) {
+    out(r.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join("  ").trimEnd());
+    if (i === 0) out(widths.map((w) => "-".repeat(w)).join("  "));
+  }
 }
 
-function bigAcl(n: number): string {
-  // n-1 entries that do not match a push to bench/app, of the shapes real ACLs have, then the one that does.
-  const lines: string[] = [];
-  for (let i = 0; i < n - 1; i++) {
-    const shape = i % 4;
-    if (shape === 0) lines.push(`  - match: {account: "user${i}", name: "team${i}/*"}\n    actions: ["pull", "push"]`);
-    else if (shape === 1) lines.push(`  - match: {name: "/^project-${i}\\\\/.+$/"}\n    actions: ["pull"]`);
-    else if (shape === 2) lines.push(`  - match: {account: "/^svc-${i}-.*/", name: "\${account}/*"}\n    actions: ["*"]`);
-    else lines.push(`  - match: {labels: {group: "g${i}"}, name: "shared${i}/*"}\n    actions: ["pull"]`);
-  }
-  lines.push(`  - match: {account: "bench", name: "bench/*"}\n    actions: ["pull", "push"]`);
-  return lines.join("\n");
+const n0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
+/** A rate, marked "!" when the machine was not idle just before or after the run. */
+let disturbed = 0;
+const rate = (r: { background: number }, x: number) => {
+  if (r.background <= IDLE) return n0(x);
+  disturbed++;
+  return `${n0(x)}!`;
+};
+const ms = (x: number) => (!Number.isFinite(x) ? "-" : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0));
+const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a / b) ? (a / b).toFixed(2) : "-");
+
+/** Why a run has no numbers: the cell, and a note printed under the table. */
+const notes: string[] = [];
+function failed(o: Outcome & { ok: false }, who: string, c: Case): string {
+  const what = o.exitCode === null ? "failed" : `exited ${o.exitCode} before serving`;
+  notes.push(`${who}, ${c.name}: ${what}:\n    ${o.log.trim().split("\n").slice(-6).join("\n    ")}`);
+  return `failed (${notes.length})`;
 }
 
-async function runCase(c: Case, dir: string): Promise<{ rps: number; p50: number; p90: number; p99: number; errors: number; n: number }> {
-  const keys = await writeKeyPair(dir, `${c.name.replace(/\W+/g, "-")}`, c.keyType);
-  const port = await freePort();
-  const cfgFile = join(dir, `${c.name.replace(/\W+/g, "-")}.yml`);
-  await writeFile(
-    cfgFile,
-    `server: {addr: "127.0.0.1:${port}"}\ntoken: {issuer: "bench", expiration: 900, certificate: "${keys.cert}", key: "${keys.key}"}\n${c.extra ?? ""}\nusers:\n${c.users}\nacl:\n${c.acl}\n`,
-  );
-  const proc = spawn(process.execPath, [BIN, "serve", cfgFile], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, REGAUTH_LOG_LEVEL: "warn" } });
-  let err = "";
-  proc.stderr!.on("data", (d) => (err += d));
-  while (!err.includes("regauth is serving")) {
-    if (proc.exitCode !== null) throw new Error(err);
-    await new Promise((r) => setTimeout(r, 20));
+/** runCase, with a thrown error (load generator, first request) kept as that run's failure. */
+async function attempt(c: Case, t: Target, gen: Generator, dir: string): Promise<Outcome> {
+  try {
+    return await runCase(c, t, gen, dir);
+  } catch (e) {
+    return { ok: false, exitCode: null, log: (e as Error).message };
   }
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const one = () =>
-    new Promise<number>((resolve) => {
-      const req = request({ host: "127.0.0.1", port, path: c.path, agent, headers: c.auth ? { authorization: c.auth } : {} }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      });
-      req.on("error", () => resolve(0));
-      req.end();
-    });
-  const latencies: number[] = [];
-  let errors = 0;
-  let measuring = false;
-  let stop = false;
-  const worker = async () => {
-    while (!stop) {
-      const t = process.hrtime.bigint();
-      const status = await one();
-      const ms = Number(process.hrtime.bigint() - t) / 1e6;
-      if (!measuring) continue;
-      if (status !== 200) errors++;
-      latencies.push(ms);
-    }
-  };
-  const workers = Array.from({ length: CONCURRENCY }, worker);
-  await new Promise((r) => setTimeout(r, WARMUP_SECONDS * 1000));
-  measuring = true;
-  const started = process.hrtime.bigint();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  measuring = false;
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  stop = true;
-  await Promise.all(workers);
-  agent.destroy();
-  proc.kill("SIGTERM");
-  await new Promise((r) => proc.once("close", r));
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { rps: latencies.length / elapsed, p50: pct(50), p90: pct(90), p99: pct(99), errors, n: latencies.length };
+}
+
+function checkSample(o: Outcome, who: string, c: Case): void {
+  if (o.ok && o.result.sample.status !== c.expect) notes.push(`${who}, ${c.name}: first answer was ${o.result.sample.status}, expected ${c.expect}: ${o.result.sample.body}`);
 }
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "regauth-bench-"));
-  const pw = "bench-password";
-  const hash10 = await hashPassword(pw, 10);
-  const basic = `Basic ${Buffer.from(`bench:${pw}`).toString("base64")}`;
-  const anonUsers = `  "": {}`;
-  const anonAcl = `  - match: {account: "", name: "public/*"}\n    actions: ["pull"]`;
-  const userLine = `  bench: {password: "${hash10}"}`;
-  const userAcl = `  - match: {account: "bench"}\n    actions: ["pull", "push"]`;
-  const pull = "/auth?service=bench&scope=repository:public/app:pull";
-  const push = "/auth?service=bench&scope=repository:bench/app:pull,push";
-  const cases: Case[] = [
-    { name: "anonymous pull, ES256", keyType: "ec", users: anonUsers, acl: anonAcl, path: pull },
-    { name: "anonymous pull, RS256", keyType: "rsa", users: anonUsers, acl: anonAcl, path: pull },
-    { name: "user bcrypt cost 10, cache on, ES256", keyType: "ec", users: userLine, acl: userAcl, path: push, auth: basic },
-    { name: "user bcrypt cost 10, cache off, ES256", keyType: "ec", users: userLine, acl: userAcl, path: push, auth: basic, extra: "credential_cache: {ttl_seconds: 0}" },
-    { name: "user bcrypt cost 10, cache off, RS256", keyType: "rsa", users: userLine, acl: userAcl, path: push, auth: basic, extra: "credential_cache: {ttl_seconds: 0}" },
-    { name: "push vs 1,000-entry ACL, ES256", keyType: "ec", users: userLine, acl: bigAcl(1000), path: push, auth: basic },
-    { name: "push vs 1,000-entry ACL, RS256", keyType: "rsa", users: userLine, acl: bigAcl(1000), path: push, auth: basic },
-  ];
+  const gen = pickGenerator();
   const only = process.env.BENCH_ONLY;
-  const ldap = await ldapBench(dir, only);
-  cases.push(...ldap.cases);
-  process.stdout.write(`regauth benchmark: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}, ${CONCURRENCY} connections, ${SECONDS} s per case after ${WARMUP_SECONDS} s warm-up\n\n`);
-  const rows: string[][] = [["case", "tokens/s", "p50 ms", "p90 ms", "p99 ms", "requests", "errors"]];
+  const peer = process.env.BENCH_PEER;
+  const dir = await mkdtemp(join(tmpdir(), "regauth-bench-"));
+  const ldap = await ldapBench(dir, only, "1");
+  const cases = [...(await mainCases()), ...ldap.cases].filter((c) => !only || c.id.includes(only) || c.name.includes(only));
+  const perCore = new Map<string, { regauth: Outcome; peer?: Outcome }>();
+  const allCores = new Map<string, { w1?: Outcome; w2?: Outcome; single?: Outcome; peer?: Outcome }>();
+  let limits: Limits | undefined;
+  let workers: Awaited<ReturnType<typeof workersSupported>> = { ok: false, log: "" };
   try {
+    if (cases.length) workers = await workersSupported(cases[0]!, dir);
+    // Per core: `workers: 1` when the build knows the key, so its default (one per CPU) cannot add processes.
+    const pinned: Target = { command: regauthCommand, serverCpus: "0", loadCpus: "1", ...(workers.ok ? { workers: 1 } : {}) };
+    const peerPinned: Target | undefined = peer ? { ...pinned, command: (f) => peerCommand(peer, f) } : undefined;
     for (const c of cases) {
-      if (only && !c.name.includes(only)) continue;
-      const r = await runCase(c, dir);
-      rows.push([c.name, r.rps.toFixed(0), r.p50.toFixed(2), r.p90.toFixed(2), r.p99.toFixed(2), String(r.n), String(r.errors)]);
-      process.stderr.write(`  done: ${c.name}\n`);
+      progress(`per core: ${c.name}`);
+      const regauth = await attempt(c, pinned, gen, dir);
+      checkSample(regauth, "regauth", c);
+      const row: { regauth: Outcome; peer?: Outcome } = { regauth };
+      if (peerPinned) {
+        row.peer = await attempt(c, peerPinned, gen, dir);
+        checkSample(row.peer, "docker_auth", c);
+      }
+      perCore.set(c.id, row);
+    }
+    progress("limits: crypto.sign and bare node:http");
+    const es = perCore.get("anon-es256")?.regauth;
+    limits = await measureLimits(es?.ok ? es.result.sample.bytes : 1000, pinned, gen, dir);
+    for (const c of cases.filter((c) => c.allCores)) {
+      progress(`all cores: ${c.name}`);
+      const row: { w1?: Outcome; w2?: Outcome; single?: Outcome; peer?: Outcome } = {};
+      if (workers.ok) {
+        row.w1 = await attempt(c, { command: regauthCommand, workers: 1 }, gen, dir);
+        row.w2 = await attempt(c, { command: regauthCommand, workers: 2 }, gen, dir);
+      } else row.single = await attempt(c, { command: regauthCommand }, gen, dir);
+      if (peer) row.peer = await attempt(c, { command: (f) => peerCommand(peer, f) }, gen, dir);
+      allCores.set(c.id, row);
     }
   } finally {
     await ldap.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const [i, r] of rows.entries()) {
-    process.stdout.write(r.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join("  ") + "\n");
-    if (i === 0) process.stdout.write(widths.map((w) => "-".repeat(w)).join("  ") + "\n");
+
+  const cpu = cpus()[0]?.model ?? "?";
+  out(`regauth benchmark: ${cpus().length} CPUs (${cpu}), node ${process.version}, ${SECONDS} s measured per case after ${WARMUP_SECONDS} s warm-up`);
+  out(`load generator: ${gen === "wrk" ? "wrk (one thread, keep-alive, Lua script counts the expected status)" : "node (bench/load.ts: raw keep-alive sockets; wrk is not installed, or BENCH_LOADGEN=node; apt-get install wrk for the usual one)"}`);
+  out(`servers log at their default level, to a file: regauth info (one JSON line per token request), docker_auth glog -logtostderr.`);
+  out(`"CPU" = cores the server process (and its workers) kept busy during the measurement: 1.00 is one core saturated.`);
+
+  // --- per core -----------------------------------------------------------------------------------
+  out();
+  out(`PER CORE: server pinned to CPU 0 (taskset -c 0), load generator and slapd pinned to CPU 1 (taskset -c 1); 32 connections, 64 for the 401 row.`);
+  out(`÷sign = tokens/s over raw crypto.sign/s for the case's algorithm; ÷http = over bare node:http (LIMITS below).`);
+  const signOf = (c: Case) => (c.keyType === "ec" ? limits?.es256 : limits?.rs256);
+  const perCoreRows: string[][] = [["case", "tokens/s", "p50 ms", "p90 ms", "p99 ms", "errors", "CPU", "÷sign", "÷http"]];
+  const loadCells = (r: LoadResult, rateCell = n0(r.rate)) => [rateCell, ms(r.p50), ms(r.p90), ms(r.p99), String(r.errors)];
+  let logBytes = 0;
+  for (const c of cases) {
+    const o = perCore.get(c.id)?.regauth;
+    if (!o) continue;
+    const name = c.expect === 401 ? `${c.name}, answered/s` : c.name;
+    if (!o.ok) {
+      perCoreRows.push([name, failed(o, "regauth", c)]);
+      continue;
+    }
+    const r = o.result;
+    logBytes += r.logBytes;
+    perCoreRows.push([name, ...loadCells(r.load, rate(r, r.load.rate)), r.serverCores.toFixed(2), c.expect === 200 ? ratio(r.load.rate, signOf(c)) : "", ratio(r.load.rate, limits?.http?.rate)]);
+    if (r.probe) perCoreRows.push([`  + ${c.probe!.name}`, ...loadCells(r.probe, rate(r, r.probe.rate))]);
   }
-  if (ldap.note) process.stdout.write(`\n${ldap.note}\n`);
+  table(perCoreRows);
+  if (ldap.note) out(ldap.note);
+  out(`regauth wrote ${logBytes < 1e6 ? `${(logBytes / 1e3).toFixed(0)} kB` : `${(logBytes / 1e6).toFixed(1)} MB`} of info-level log over these cases.`);
+
+  // --- limits ---------------------------------------------------------------------------------------
+  out();
+  out(`LIMITS on CPU 0 (one thread): what a single core can do at all.`);
+  if (limits) {
+    const h = limits.http;
+    table([
+      ["ceiling", "per s", "p50 ms", "p90 ms", "p99 ms", "errors"],
+      [`bare node:http, ${limits.bytes}-byte JSON body, 32 conn`, ...(h ? loadCells(h, rate(limits, h.rate)) : ["failed to start"])],
+      ["crypto.sign P-256 (ES256, ieee-p1363)", rate(limits, limits.es256)],
+      ["crypto.sign RSA-2048 (RS256)", rate(limits, limits.rs256)],
+    ]);
+  }
+
+  // --- peer -----------------------------------------------------------------------------------------
+  out();
+  if (!peer) out(`PEER: set BENCH_PEER=/path/to/docker_auth to run the same cases against docker_auth.`);
+  else {
+    out(`PEER, per core (pinned the same way, same config YAML; docker_auth has no credential cache and ignores the key): ${peer}`);
+    const rows: string[][] = [["case", "regauth/s", "docker_auth/s", "regauth/docker_auth", "p50 r | d", "p99 r | d", "errors r | d", "CPU r | d"]];
+    const both = (a: string, b: string) => `${a} | ${b}`;
+    for (const c of cases) {
+      const row = perCore.get(c.id);
+      if (!row?.peer) continue;
+      const [r, d] = [row.regauth, row.peer];
+      if (!r.ok || !d.ok) {
+        rows.push([c.name, r.ok ? n0(r.result.load.rate) : failed(r, "regauth", c), d.ok ? n0(d.result.load.rate) : failed(d, "docker_auth", c)]);
+        continue;
+      }
+      const [a, b] = [r.result, d.result];
+      rows.push([c.name, rate(a, a.load.rate), rate(b, b.load.rate), ratio(a.load.rate, b.load.rate), both(ms(a.load.p50), ms(b.load.p50)), both(ms(a.load.p99), ms(b.load.p99)), both(String(a.load.errors), String(b.load.errors)), both(a.serverCores.toFixed(2), b.serverCores.toFixed(2))]);
+      if (a.probe && b.probe)
+        rows.push([`  + ${c.probe!.name}`, rate(a, a.probe.rate), rate(b, b.probe.rate), ratio(a.probe.rate, b.probe.rate), both(ms(a.probe.p50), ms(b.probe.p50)), both(ms(a.probe.p99), ms(b.probe.p99)), both(String(a.probe.errors), String(b.probe.errors))]);
+    }
+    table(rows);
+    out(`docker_auth has no credential cache: its "cache on" and 1,000-entry ACL rows (a bcrypt-10 user) pay bcrypt on every`);
+    out(`request, and in the 401 row its probe logins (bcrypt each) take much of its core from the 401s.`);
+    const peerLog = cases.reduce((sum, c) => {
+      const o = perCore.get(c.id)?.peer;
+      return sum + (o?.ok ? o.result.logBytes : 0);
+    }, 0);
+    out(`docker_auth wrote ${(peerLog / 1e6).toFixed(1)} MB of glog over these cases.`);
+  }
+
+  // --- all cores ----------------------------------------------------------------------------------
+  out();
+  out(`ALL CORES: nothing pinned; the server and the load generator share the machine's ${availableParallelism()} CPUs; the main cases (no LDAP).`);
+  out(`The load generator needs CPU too, so 2 workers cannot reach 2x 1 worker here: with 1 worker the server has one core and the`);
+  out(`generator mostly the other; with 2 they split both. "CPU srv/all" shows the server's cores and the whole machine's; all minus`);
+  out(`srv is (about) the generator. Read the 2/1 ratio against srv CPU, not against 2.00; on a dedicated box it would be higher.`);
+  if (!workers.ok) {
+    out(`workers: not supported by this build (server.workers was refused: ${workers.log.trim().split("\n").slice(-1)[0] ?? ""})`);
+    out(`so regauth runs as one process (no workers key); docker_auth (Go) uses every CPU on its own.`);
+  }
+  const cell = (o: Outcome | undefined, who: string, c: Case): string[] =>
+    !o ? [] : o.ok ? [rate(o.result, o.result.load.rate), ms(o.result.load.p99), `${o.result.serverCores.toFixed(2)}/${o.result.machineCores.toFixed(2)}`] : [failed(o, who, c), "", ""];
+  const head = workers.ok ? ["w=1 /s", "p99 ms", "CPU srv/all", "w=2 /s", "p99 ms", "CPU srv/all", "w2/w1"] : ["regauth /s", "p99 ms", "CPU srv/all"];
+  const allRows: string[][] = [["case", ...head, ...(peer ? ["docker_auth /s", "p99 ms", "CPU srv/all", "regauth/docker_auth"] : [])]];
+  for (const c of cases) {
+    const row = allCores.get(c.id);
+    if (!row) continue;
+    const best = workers.ok ? row.w2 : row.single;
+    const rate = (o: Outcome | undefined) => (o?.ok ? o.result.load.rate : NaN);
+    const mine = workers.ok ? [...cell(row.w1, "regauth w=1", c), ...cell(row.w2, "regauth w=2", c), ratio(rate(row.w2), rate(row.w1))] : cell(row.single, "regauth", c);
+    allRows.push([c.expect === 401 ? `${c.name}, answered/s` : c.name, ...mine, ...(peer ? [...cell(row.peer, "docker_auth unpinned", c), ratio(rate(best), rate(row.peer))] : [])]);
+  }
+  if (allRows.length > 1) table(allRows);
+  if (workers.ok && peer) out(`regauth/docker_auth compares w=2 with docker_auth.`);
+
+  if (disturbed) {
+    out();
+    out(`! = other processes kept more than ${IDLE} of a core busy just before or just after that run (the bench waits up to`);
+    out(`BENCH_WAIT_IDLE s, default 30, for quiet first): its numbers are disturbed; rerun on an idle machine.`);
+  }
+  if (notes.length) {
+    out();
+    for (const [i, n] of notes.entries()) out(`(${i + 1}) ${n}`);
+  }
 }
 
 await main();

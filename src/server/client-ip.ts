@@ -1,11 +1,13 @@
 import { isIP } from "node:net";
+import { normalizeIp } from "../authz/ip.js";
 import { BadRequestError } from "../errors.js";
 
-/** `::ffff:10.0.0.1` → `10.0.0.1`, so IPv4 ACL entries match clients on dual-stack sockets. */
-export function normalizeIp(ip: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1]! : ip;
-}
+/**
+ * IPv4-mapped IPv6 in any spelling (`::ffff:10.0.0.1`, `::ffff:a00:1`, `0:0:0:0:0:ffff:10.0.0.1`)
+ * → `10.0.0.1`, as Go's net.ParseIP + To4 reads it, so IPv4 ACL entries match clients on
+ * dual-stack sockets and behind proxies that write the mapped form.
+ */
+export { normalizeIp };
 
 function stripPort(addr: string): string {
   const bracketed = /^\[(.+)\]:\d+$/.exec(addr);

@@ -3,10 +3,11 @@
 // The "docker_auth TestMatching" cases are those of acl_test.go, with its expectations.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AclAuthorizer } from "../../src/authz/acl.js";
+import { AclAuthorizer, type AclOptions } from "../../src/authz/acl.js";
 import type { AuthzRequest, AuthzResult } from "../../src/authz/authorizer.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { AclEntrySpec, Labels, MatchSpec } from "../../src/config/types.js";
+import { usesLabelPlaceholders } from "../../src/authz/pattern-template.js";
 import { ConfigError } from "../../src/errors.js";
 
 interface Entry {
@@ -16,6 +17,10 @@ interface Entry {
 }
 
 function authorizer(...entries: Entry[]): AclAuthorizer {
+  return authorizerWith({}, ...entries);
+}
+
+function authorizerWith(options: AclOptions, ...entries: Entry[]): AclAuthorizer {
   const specs: AclEntrySpec[] = entries.map((e, index) => ({
     index,
     match: e.match,
@@ -23,7 +28,7 @@ function authorizer(...entries: Entry[]): AclAuthorizer {
     comment: e.comment,
     where: { file: "acl.yml", line: 10 + index },
   }));
-  return new AclAuthorizer(specs);
+  return new AclAuthorizer(specs, undefined, options);
 }
 
 function request(r: Partial<AuthzRequest> = {}): AuthzRequest {
@@ -300,6 +305,23 @@ describe("ip: addresses and CIDRs, IPv4 and IPv6, as Go's net.IPNet.Contains", (
     ["::ffff:192.0.2.1", "192.0.2.2", false],
     ["::ffff:0:0/96", "2001:db8::1", false],
     ["2001:db8::/96", "10.0.0.1", false],
+    // IPv4-mapped clients in any spelling are IPv4 clients, as Go's net.ParseIP + To4 reads them.
+    ["10.0.0.0/8", "::ffff:a01:203", true],
+    ["10.0.0.0/8", "0::ffff:10.1.2.3", true],
+    ["10.0.0.0/8", "0:0:0:0:0:ffff:10.1.2.3", true],
+    ["10.0.0.0/8", "::FFFF:10.1.2.3", true],
+    ["10.1.2.3", "::ffff:0a01:0203", true],
+    ["11.0.0.0/8", "::ffff:a01:203", false],
+    ["::/0", "::ffff:a01:203", false],
+    ["2001:db8::/32", "::ffff:a01:203", false],
+    ["::ffff:0:0/96", "0:0:0:0:0:ffff:1.2.3.4", true],
+    ["::ffff:a00:0/104", "::ffff:a01:203", true],
+    ["::ffff:a00:0/104", "10.1.2.3", true],
+    ["::ffff:10.1.2.3", "::FFFF:a01:203", true],
+    // Not mapped (IPv4-compatible ::a01:203, or another prefix): IPv6 for Go too.
+    ["10.0.0.0/8", "::a01:203", false],
+    ["10.0.0.0/8", "::1:ffff:a01:203", false],
+    ["::/96", "::a01:203", true],
     // No client address (a unix socket): an ip condition never matches.
     ["10.0.0.0/8", undefined, false],
     ["::/0", undefined, false],
@@ -458,5 +480,133 @@ describe("a bad pattern in the config is a ConfigError naming the entry", () => 
       ],
     );
     assert.ok(e.issues.every((i) => i.file === "bad.yml"));
+  });
+});
+
+describe("RE2 syntax Go compiles loads from a docker_auth config and means the same", async () => {
+  const yaml = `
+server: {addr: ":5001", certificate: "/x/server.pem", key: "/x/server.key"}
+token: {issuer: "Acme auth server", expiration: 900}
+users: {}
+acl:
+  - match: {account: "/^(?i:admin)-[a-z]+$/"}
+    actions: ["*"]
+    comment: "scoped flag"
+  - match: {account: "/^ci(?i)-BOT$/"}
+    actions: ["push"]
+    comment: "flag mid-pattern"
+  - match: {account: "/^(?P<team>[a-z]+)\\\\.(?P<team>[a-z]+)$/", name: "\${account:2}/*"}
+    actions: ["pull"]
+    comment: "repeated group name"
+  - match: {name: "/(?U)^lib(.+)x$/"}
+    actions: ["pull"]
+    comment: "ungreedy"
+`;
+  const cfg = await parseConfig("go-syntax.yml", yaml);
+  const acl = new AclAuthorizer(cfg.acl!, cfg.where);
+  const who = (r: Partial<AuthzRequest>) => {
+    const d = acl.decide(request(r));
+    return d.kind === "match" ? d.rule?.comment : "no-match";
+  };
+  test("(?i:...)", () => {
+    assert.equal(who({ account: "ADMIN-x" }), "scoped flag");
+    assert.equal(who({ account: "admin-X" }), "no-match");
+  });
+  test("a(?i)b", () => {
+    assert.equal(who({ account: "ci-bot" }), "flag mid-pattern");
+    assert.equal(who({ account: "CI-bot" }), "no-match");
+  });
+  test("(?P<x>...) twice, captures by number", () => {
+    assert.equal(who({ account: "jo.acme", name: "acme/app" }), "repeated group name");
+    assert.equal(who({ account: "jo.acme", name: "jo/app" }), "no-match");
+  });
+  test("(?U)", () => assert.equal(who({ name: "libfoox" }), "ungreedy"));
+});
+
+describe("${labels:NAME} values: spliced as pattern text (docker_auth), or literally with literalLabelValues", () => {
+  const star: Labels = { groups: ["*"], dotted: ["a.b"], odd: ["x[y", "q?", "c\\d"] };
+  test("default: a label value `*` is a wildcard, `a.b` a regex", () => {
+    assert.equal(matches({ name: "${labels:groups}/*" }, { labels: star, name: "anything/x" }), true);
+    assert.equal(matches({ name: "/^${labels:dotted}\\/app$/" }, { labels: star, name: "axb/app" }), true);
+  });
+  const literal = (match: MatchSpec, r: Partial<AuthzRequest>) => authorizerWith({ literalLabelValues: true }, { match }).decide(request(r)).kind === "match";
+  const cases: [MatchSpec, Partial<AuthzRequest>, boolean][] = [
+    [{ name: "${labels:groups}/*" }, { labels: star, name: "anything/x" }, false],
+    [{ name: "${labels:groups}/*" }, { labels: star, name: "*/x" }, true],
+    [{ name: "/^${labels:dotted}\\/app$/" }, { labels: star, name: "axb/app" }, false],
+    [{ name: "/^${labels:dotted}\\/app$/" }, { labels: star, name: "a.b/app" }, true],
+    [{ name: "${labels:odd}/*" }, { labels: star, name: "x[y/app" }, true],
+    [{ name: "${labels:odd}/*" }, { labels: star, name: "qq/app" }, false],
+    [{ name: "${labels:odd}/*" }, { labels: star, name: "q?/app" }, true],
+    [{ name: "${labels:odd}/*" }, { labels: star, name: "c\\d/app" }, true],
+    [{ name: "/^${labels:odd}$/" }, { labels: star, name: "x[y" }, true],
+    [{ name: "/^${labels:odd}$/" }, { labels: star, name: "c\\d" }, true],
+    [{ name: "/^${labels:odd}$/" }, { labels: star, name: "c5" }, false],
+    // Other placeholders are unchanged: ${account} is always quoted.
+    [{ name: "${labels:dotted}-${account}" }, { labels: star, account: "j.o", name: "a.b-j.o" }, true],
+  ];
+  for (const [match, r, want] of cases) {
+    test(`literal: ${JSON.stringify(match)} vs ${JSON.stringify(r.name)} -> ${want}`, () => assert.equal(literal(match, r), want));
+  }
+  test("usesLabelPlaceholders tells which patterns splice label values", () => {
+    assert.equal(usesLabelPlaceholders("${labels:groups}/*"), true);
+    assert.equal(usesLabelPlaceholders("/^${labels:project}-.+$/"), true);
+    assert.equal(usesLabelPlaceholders("${account}/*"), false);
+    assert.equal(usesLabelPlaceholders("labels:x"), false);
+  });
+});
+
+describe("the index gives the linear scan's answers (randomized ACLs)", () => {
+  let seed = 7;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const pick = <T>(a: readonly T[]): T => a[rnd(a.length)]!;
+  const accounts = ["alice", "bob", "carol", "", "ci-bot", "a.b", "team-1"];
+  const names = ["team-1/app", "team-2/app", "team-1/sub/x", "alice/app", "bob/tools", "library/x", "project-3/y", "app", "", "a.b/x", "dev/x"];
+  const groups = ["admins", "dev", "ops", "team-1", "*"];
+  const namePatterns = [
+    "team-1/app", "team-2/*", "team-?/app", "*", "*/app", "alice/*", "library/x", "app", "",
+    "/^team-1\\/.+$/", "/^project-\\d\\/.+$/", "/app$/", "/(?i)^TEAM/", "/^(alice|bob)\\//", "/^a|b/",
+    "${account}/*", "team-${account}", "${account}", "${labels:group}/*", "/^${account}\\/.+$/", "/^${labels:group}\\//",
+  ];
+  const accountPatterns = ["alice", "bob", "", "/.+/", "ci-*", "/^a/", "${name}", "team-*"];
+  const labelPatterns = ["admins", "dev*", "/^o/", "*", "${account}"];
+  const ips = ["10.0.0.0/8", "::1", "192.168.0.0/16"];
+  const entry = (): Entry => {
+    const match: MatchSpec = {};
+    if (rnd(2)) match.account = pick(accountPatterns);
+    if (rnd(4)) match.name = pick(namePatterns);
+    if (rnd(6) === 0) match.type = pick(["repository", "registry"]);
+    if (rnd(6) === 0) match.service = pick(["reg", "*.example"]);
+    if (rnd(5) === 0) match.labels = { group: pick(labelPatterns) };
+    if (rnd(8) === 0) match.ip = pick(ips);
+    return { match, actions: [pick(["pull", "push", "*"])] };
+  };
+  test("200 ACLs of 40-100 entries × 150 requests", () => {
+    for (let n = 0; n < 200; n++) {
+      const entries = Array.from({ length: 40 + rnd(60) }, entry);
+      const indexed = authorizerWith({ index: true }, ...entries);
+      const linear = authorizerWith({ index: false }, ...entries);
+      for (let k = 0; k < 150; k++) {
+        const r = request({
+          account: pick(accounts),
+          name: pick(names),
+          type: pick(["repository", "registry"]),
+          service: pick(["reg", "a.example", ""]),
+          labels: rnd(3) ? { group: Array.from({ length: rnd(3) }, () => pick(groups)) } : {},
+          ip: pick([undefined, "10.1.2.3", "::1", "192.168.1.1", "::ffff:a01:203"]),
+          actions: ["pull", "push"],
+        });
+        const a = indexed.decide(r);
+        const b = linear.decide(r);
+        assert.deepEqual(
+          a.kind === "match" ? [a.rule?.index, a.actions] : "no-match",
+          b.kind === "match" ? [b.rule?.index, b.actions] : "no-match",
+          `ACL ${n}, request ${JSON.stringify(r)}`,
+        );
+      }
+    }
   });
 });

@@ -3,7 +3,21 @@
 // Expectations come from Go's documented behaviour (path.Match, regexp/syntax).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { compileGoPattern, globToRegExp, isRegexPattern, mayBacktrack, PatternError, quoteMeta, re2ToRegExp, type Matcher } from "../../src/authz/go-pattern.js";
+import {
+  compileGoPattern,
+  disposeMatcher,
+  globQuote,
+  globToRegExp,
+  isRe2Matcher,
+  isRegexPattern,
+  literalPrefix,
+  mayBacktrack,
+  PatternError,
+  quoteMeta,
+  re2ToRegExp,
+  translateRe2,
+  type Matcher,
+} from "../../src/authz/go-pattern.js";
 
 type Row = [pattern: string, name: string, matches: boolean];
 
@@ -365,7 +379,7 @@ describe("regexes: RE2 as Go's regexp reads it, matched unanchored", () => {
     );
   });
 
-  describe("what Go refuses, and the few Go forms regauth cannot translate (mid-pattern flags, (?U)), are refused with a reason", () => {
+  describe("what Go refuses is refused with a reason", () => {
     refused(
       [
         ["(?=a)", "lookaround"],
@@ -374,10 +388,18 @@ describe("regexes: RE2 as Go's regexp reads it, matched unanchored", () => {
         ["(?<!a)b", "lookaround"],
         ["(a)\\1", "backreference"],
         ["(a)(b)\\2", "backreference"],
-        ["a(?i)b", "only supported at the start"],
-        ["(?i:a)b", "only supported at the start"],
-        ["^(?s)a", "only supported at the start"],
-        ["(?U)a*", "ungreedy"],
+        // Flag groups as Go's parsePerlFlags reads them: [imsU]*, then at most one - with at least one flag after it.
+        ["(?i-)a", "invalid or unsupported Perl syntax"],
+        ["(?-)a", "invalid or unsupported Perl syntax"],
+        ["(?i-s-m)a", "invalid or unsupported Perl syntax"],
+        ["(?x)a", "invalid or unsupported Perl syntax"],
+        ["(?P=n)", "invalid or unsupported Perl syntax"],
+        ["(?#comment)a", "invalid or unsupported Perl syntax"],
+        ["(?P<a-b>x)", "invalid named capture"],
+        ["(?P<>x)", "invalid named capture"],
+        ["(?P<a", "invalid named capture"],
+        // Under (?U) `*?` is greedy, but it is still a repetition: another one is nested.
+        ["(?U)a*??", "invalid nested repetition operator"],
         ["a{1001}", "invalid repeat count"],
         ["a{2,1001}", "invalid repeat count"],
         "{2}",
@@ -403,9 +425,14 @@ describe("regexes: RE2 as Go's regexp reads it, matched unanchored", () => {
         ["\\x{110000}", "invalid escape"],
         ["\\xZZ", "invalid escape"],
         "\\p{NoSuchScript}",
-        "(?P<a>x)(?P<a>y)",
+        // Go's repeatIsValid: nested counted repetitions may make at most 1000 copies.
+        ["(a{100}){100}", "invalid repeat count"],
+        ["(?:(?:a{10}){10}){11}", "invalid repeat count"],
+        ["(a{2,}){501}", "invalid repeat count"],
+        ["((?:a{2})*){501}", "invalid repeat count"],
+        ["a{2}*", "invalid nested repetition operator"],
       ],
-      re2ToRegExp,
+      (p) => compileGoPattern(`/${p}/`),
     );
   });
 
@@ -470,4 +497,262 @@ describe("regexes that could backtrack exponentially run on RE2 (linear time), o
     const c = compileGoPattern("/^(\\w+)-(\\w+)+$/");
     assert.equal(c.exec("team-app")?.[1], "team");
   });
+});
+
+/** Rows checked on both engines: as compiled (V8 or RE2, whichever regauth picks) and forced onto RE2. */
+function bothEngines(rows: readonly Row[]): void {
+  for (const [pattern, name, want] of rows) {
+    test(`/${pattern}/ ${want ? "matches" : "does not match"} ${JSON.stringify(name)} (as compiled, and on RE2)`, () => {
+      const auto = compileGoPattern(`/${pattern}/`);
+      const re2 = compileGoPattern(`/${pattern}/`, { engine: "re2" });
+      assert.equal(auto.test(name), want, "as compiled");
+      assert.equal(re2.test(name), want, "on RE2");
+      disposeMatcher(auto);
+      disposeMatcher(re2);
+    });
+  }
+}
+
+describe("Go syntax that regauth once refused: flags anywhere, (?U), repeated group names", () => {
+  bothEngines([
+    // A flag group in the middle applies to the rest of its group.
+    ["a(?i)b", "aB", true],
+    ["a(?i)b", "AB", false],
+    ["^a(?i)b$", "ab", true],
+    ["(?i)a(?-i)b", "Ab", true],
+    ["(?i)a(?-i)b", "AB", false],
+    // (?flags:...) scopes them.
+    ["(?i:a)b", "Ab", true],
+    ["(?i:a)b", "AB", false],
+    // [@-[] holds A-Z: still case-sensitive after (?-i).
+    ["^(?i:x)[@-[]$", "Xq", false],
+    ["^(?i:x)[@-[]$", "xQ", true],
+    ["^(?i:a|b)c$", "Bc", true],
+    ["(?i-s:a.)", "A\n", false],
+    ["(?s:a.)b", "a\nb", true],
+    ["^(?s)a.b$", "a\nb", true],
+    ["^a(?s).b$", "a\nb", true],
+    ["^a.(?s)b$", "a\nb", false],
+    ["(?m:^b$)", "a\nb\nc", true],
+    ["^a(?m)$", "a\nb", true],
+    ["^a$", "a\nb", false],
+    // (?U) swaps greedy and lazy; matching is the same, captures differ (below).
+    ["(?U)^a+$", "aaa", true],
+    ["(?U)^a+?b$", "aab", true],
+    // (?) sets nothing, as in Go.
+    ["(?)a", "a", true],
+    // Go allows a group name twice (names do not change what matches) and names starting with a digit.
+    ["^(?P<x>a)|(?P<x>b)$", "b", true],
+    ["^(?P<x>a)|(?P<x>b)$", "c", false],
+    ["^(?P<x>a)(?P<x>b)$", "ab", true],
+    ["^(?P<1st>a)$", "a", true],
+    ["^(?<x>a)(?<x>b)$", "ab", true],
+    // An assertion may be repeated in Go (not in V8).
+    ["^*a", "a", true],
+    ["^*a", "ba", true],
+    ["\\b+a", "a", true],
+    ["a$?b", "ab", true],
+    // Nested counted repetitions within Go's limit of 1000 copies.
+    ["^(?:a{2}){3}$", "aaaaaa", true],
+    ["^(?:a{2}){3}$", "aaaaa", false],
+    ["^(a{0,}){1000}$", "aaa", true],
+  ]);
+
+  test("{0} ends Go's count of nested repetitions (RE2 C++ counts on and refuses; V8 runs it)", () => {
+    const m = compileGoPattern("/^((a{2}){0}){600}b$/");
+    assert.ok(m instanceof RegExp);
+    assert.equal(m.test("b"), true);
+    assert.equal(m.test("aab"), false);
+  });
+
+  test("(?U) captures as Go does: lazy by default, `?` makes greedy", () => {
+    for (const engine of ["auto", "re2"] as const) {
+      assert.deepEqual([...compileGoPattern("/^(?U)(a+)(a*)/", { engine }).exec("aaa")!].slice(0, 3), ["a", "a", ""], engine);
+      assert.deepEqual([...compileGoPattern("/^(?U)(a+?)(a*)/", { engine }).exec("aaa")!].slice(0, 3), ["aaa", "aaa", ""], engine);
+      assert.deepEqual([...compileGoPattern("/^(?U:(a+))(a*)/", { engine }).exec("aaa")!].slice(0, 3), ["aaa", "a", "aa"], engine);
+    }
+  });
+
+  test("captures of repeated groups are Go's: compiled for captures, such a regex runs on RE2", () => {
+    // V8 clears a group's captures at each iteration and refuses an empty iteration; Go keeps the last capture.
+    const rows: [string, string, (string | undefined)[]][] = [
+      ["(?:(a)|b)+", "ab", ["ab", "a"]],
+      ["((x?){1,2})", "x", ["x", "x", ""]],
+      ["((a)|b)+", "ab", ["ab", "b", "a"]],
+      ["(a)+", "aa", ["aa", "a"]],
+    ];
+    for (const [p, s, want] of rows) {
+      const m = compileGoPattern(`/${p}/`, { captures: true });
+      assert.ok(isRe2Matcher(m), p);
+      assert.deepEqual([...m.exec(s)!], want, p);
+    }
+    assert.ok(compileGoPattern("/^(a+)@(b)$/", { captures: true }) instanceof RegExp);
+  });
+
+  test("repeated names keep group numbers, as ${account:N} needs", () => {
+    for (const engine of ["auto", "re2"] as const) {
+      assert.deepEqual([...compileGoPattern("/^(?P<x>[a-z]+)\\.(?P<x>[a-z]+)$/", { engine }).exec("jo.acme")!], ["jo.acme", "jo", "acme"], engine);
+    }
+  });
+
+  test("a mid-pattern case-insensitive flag runs on RE2; (?s), (?m), (?U) anywhere stay on V8", () => {
+    assert.ok(isRe2Matcher(compileGoPattern("/a(?i)b/")));
+    assert.ok(isRe2Matcher(compileGoPattern("/(?i:a)b/")));
+    assert.ok(compileGoPattern("/(?i)ab/") instanceof RegExp);
+    assert.ok(compileGoPattern("/a(?i)1/") instanceof RegExp, "digits have no case");
+    assert.ok(compileGoPattern("/^a(?s).b$/") instanceof RegExp);
+    assert.ok(compileGoPattern("/(?m:^b$)/") instanceof RegExp);
+    assert.ok(compileGoPattern("/(?U)a+/") instanceof RegExp);
+    assert.ok(compileGoPattern("/(?P<x>a)(?P<x>b)/") instanceof RegExp);
+  });
+
+  test("RE2 gets canonical syntax: literals as \\x{...}, plain groups for named ones", () => {
+    assert.equal(translateRe2("^(?P<team>[a-z]+)\\.(?<x>\\d)$").re2, "^([\\x{61}-\\x{7a}]+)\\x{2e}(\\d)$");
+    assert.equal(translateRe2("a(?i)b(?-i:c)").re2, "a(?i)b(?-i:c)");
+    assert.equal(translateRe2("\\Qa.b\\E{2}").re2, "a\\x{2e}b{2}");
+  });
+});
+
+describe("\\b and \\B are ASCII-only in Go, also under (?i); V8's /iu would count ſ (U+017F) and K (U+212A) as word characters", () => {
+  const K = "\u212a";
+  bothEngines([
+    // The only boundary in "ſk" is between ſ (not a word character for Go) and k.
+    ["(?i)\\bk", "ſk", true],
+    ["(?i)\\bs", "ſ", false],
+    ["(?i)\\bs\\b", "ſ", false],
+    ["(?i)\\bs\\b", "S", true],
+    ["(?i)x\\b", `x${K}`, true],
+    ["(?i)\\bk", K, false],
+    ["(?i)a\\Bſ", "aſ", false],
+    ["(?i)a\\Bſ", "as", true],
+    ["(?i)a\\B", `a${K}`, false],
+    // \w does fold under (?i) in Go: ſ and K join s and k.
+    ["(?i)^\\w$", "ſ", true],
+    ["(?i)^\\w$", K, true],
+    ["^\\w$", "ſ", false],
+    ["(?i)^[[:word:]]$", "ſ", true],
+    // A negated class is the complement of the folded class: (?i)[\W] has neither s nor ſ.
+    ["(?i)^[\\W]$", "s", false],
+    ["(?i)^[\\W]$", "ſ", false],
+    ["(?i)^[\\W]$", "!", true],
+    ["^[\\W]$", "ſ", true],
+    ["(?i)^\\W$", "ſ", false],
+    ["(?i)^\\P{Lu}$", "a", false],
+    ["(?i)^\\P{Lu}$", "1", true],
+    ["^\\P{Lu}$", "a", true],
+    ["(?i)^[[:^ascii:]]$", "ſ", false],
+    ["(?i)^[[:^ascii:]]$", "é", true],
+    ["(?i)^[^a-z]$", "ſ", false],
+    ["(?i)^[^k]$", K, false],
+  ]);
+
+  test("those patterns run on RE2", () => {
+    for (const p of ["(?i)\\bk", "(?i)x\\B", "(?i)[\\W]", "(?i)\\P{Lu}", "(?i)[[:^alpha:]]", "(?i)\\p{^Greek}"]) assert.ok(isRe2Matcher(compileGoPattern(`/${p}/`)), p);
+    for (const p of ["\\bk", "(?i)\\w", "(?i)\\W", "(?i)[^k]"]) assert.ok(compileGoPattern(`/${p}/`) instanceof RegExp, p);
+  });
+});
+
+describe("\\A, \\z, ^, $ and . around characters outside the BMP (one code point each, as Go reads UTF-8)", () => {
+  bothEngines([
+    ["\\A😀\\z", "😀", true],
+    ["\\A😀\\z", "😀😀", false],
+    ["\\A😀", "x😀", false],
+    ["😀\\z", "😀x", false],
+    ["^.\\z", "😀", true],
+    ["^..\\z", "😀", false],
+    ["\\A.{2}\\z", "😀x", true],
+    ["\\A.{2}\\z", "😀", false],
+    ["(?s)\\A.\\z", "😀", true],
+    ["\\A[^a]\\z", "😀", true],
+    ["\\A[😀-😂]\\z", "😁", true],
+    ["\\A\\x{1F600}+\\z", "😀😀", true],
+    ["\\A\\pL\\z", "𐐀", true],
+    ["(?i)\\A𐐨\\z", "𐐀", true],
+    ["(?m)^😀$", "a\n😀\nb", true],
+    ["\\b😀", "a😀", true],
+    ["\\b😀", "😀", false],
+    ["\\B😀", "a😀", false],
+    ["a\\b", "a😀", true],
+  ]);
+});
+
+describe("V8 and RE2 agree on randomly built Go regexes (seeded)", () => {
+  test("1500 patterns × 12 subjects: same matches, same captures", () => {
+    let seed = 20240611;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pick = <T>(a: readonly T[]): T => a[rnd(a.length)]!;
+    const atoms = ["a", "b", "ab", "A", "k", "s", "ſ", "\u212a", "é", "😀", ".", "^a", "^ab", "\\Aab", "\\d", "\\w", "\\W", "\\s", "\\S", "\\b", "\\B", "^", "$", "\\A", "\\z", "[a-c]", "[^a]", "[[:alpha:]]", "[[:^alpha:]]", "[\\W]", "[\\w-]", "\\pL", "\\PL", "\\p{Greek}", "\\x{1F600}", "\\Q.*\\E", "\\n", "-", "/", "\\.", "(?i)", "(?-i)", "(?s)", "(?m)", "(?U)", "[k-s]", "(?i:k)", "(?i:[^k])", "µ"];
+    const quantifiers = ["", "", "", "*", "+", "?", "{2}", "{1,2}", "*?", "+?", "{0,}"];
+    const gen = (depth: number): string => {
+      let s = "";
+      for (let n = 1 + rnd(4); n > 0; n--) {
+        const a =
+          depth < 2 && rnd(5) === 0
+            ? `(${pick(["", "?:", "?i:", "?P<g>"])}${gen(depth + 1)}${rnd(3) === 0 ? `|${gen(depth + 1)}` : ""})`
+            : pick(atoms);
+        s += a + (/^\(\?[-imsU]*\)$/.test(a) ? "" : pick(quantifiers));
+      }
+      return s;
+    };
+    const alphabet = ["a", "b", "A", "k", "K", "s", "S", "ſ", "\u212a", "é", "😀", "\n", " ", "1", "/", ".", "-", "µ", "μ", "x", "_"];
+    for (let t = 0; t < 1500; t++) {
+      const p = gen(0);
+      const auto = compileGoPattern(`/${p}/`);
+      const re2 = compileGoPattern(`/${p}/`, { engine: "re2" });
+      const { prefix } = translateRe2(p);
+      for (let k = 0; k < 12; k++) {
+        let s = "";
+        for (let n = rnd(6); n > 0; n--) s += pick(alphabet);
+        assert.equal(auto.test(s), re2.test(s), `/${p}/ on ${JSON.stringify(s)}`);
+        // The literal prefix (the ACL index's key) is one every match has.
+        if (re2.test(s)) assert.ok(s.startsWith(prefix), `/${p}/ matches ${JSON.stringify(s)} without its prefix ${JSON.stringify(prefix)}`);
+        const a = (translateRe2(p).capturesMayDiffer ? re2 : auto).exec(s);
+        const b = re2.exec(s);
+        assert.deepEqual(a && [...a], b && [...b], `captures of /${p}/ on ${JSON.stringify(s)}`);
+      }
+      disposeMatcher(auto);
+      disposeMatcher(re2);
+    }
+  });
+});
+
+describe("literalPrefix: what every match starts with (for the ACL index)", () => {
+  const rows: [string, string, boolean][] = [
+    ["team/app", "team/app", true],
+    ["team/*", "team/", false],
+    ["a?b", "a", false],
+    ["a\\*b", "a", false],
+    ["[ab]c", "", false],
+    ["/^project-1\\/.+$/", "project-1/", false],
+    ["/\\Aabc/", "abc", false],
+    ["/^ab?c/", "a", false],
+    ["/^ab*/", "a", false],
+    ["/^ab{2}/", "a", false],
+    ["/^a\\.b(c)/", "a.b", false],
+    ["/^\\Qa.b\\E+/", "a.", false],
+    ["/^a|b/", "", false],
+    ["/^(a|b)c/", "", false],
+    ["/(?m)^ab/", "", false],
+    ["/(?i)^ab/", "", false],
+    ["/(?i)^12a/", "12", false],
+    ["/(?s)^a.b/", "a", false],
+    ["/^*ab/", "", false],
+    ["/ab/", "", false],
+    ["/^😀x/", "😀x", false],
+  ];
+  for (const [p, text, exact] of rows) test(`${p} → ${JSON.stringify(text)}${exact ? " (exact)" : ""}`, () => assert.deepEqual(literalPrefix(p), { text, exact }));
+});
+
+describe("globQuote: a glob that matches only the given text (Go's path.Match escapes with a backslash)", () => {
+  for (const value of ["a*b", "x?y", "[ab]", "c\\d", "a]b", "team/*", "plain"]) {
+    test(JSON.stringify(value), () => {
+      const g = globToRegExp(globQuote(value));
+      assert.equal(g.test(value), true);
+      const other = value.replace(/[*?[\]\\]/, "z");
+      if (other !== value) assert.equal(g.test(other), false);
+    });
+  }
 });
