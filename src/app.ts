@@ -79,7 +79,7 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
   };
   try {
     if (config.acl) {
-      acl = new AclAuthorizer(config.acl, config.where);
+      acl = new AclAuthorizer(config.acl, config.where, { literalLabelValues: config.literalLabelValues });
       authorizers.push(acl);
     }
     for (const [k, create] of AUTHORIZERS) if (config.sections.has(k)) authorizers.push(await take(k, (c) => create(c, deps)));

@@ -32,7 +32,7 @@ export async function explain(args: string[]): Promise<number> {
       process.stdout.write(`${file} has no static acl section; nothing to explain\n`);
       return 0;
     }
-    const acl = new AclAuthorizer(config.acl, config.where);
+    const acl = new AclAuthorizer(config.acl, config.where, { literalLabelValues: config.literalLabelValues });
     const labels: Record<string, string[]> = {};
     const user = config.users?.get(values.account);
     if (user && !values["no-user-labels"]) for (const [k, v] of Object.entries(user.labels)) labels[k] = [...v];

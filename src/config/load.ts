@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue, type ConfigLocation } from "../errors.js";
+import { usesLabelPlaceholders } from "../authz/pattern-template.js";
 import { configSchema, knownKeysAt, NOT_YET_SUPPORTED, type RawConfig } from "./schema.js";
 import type { SectionContext } from "./section.js";
 import { SECTIONS } from "./sections/index.js";
@@ -270,6 +271,12 @@ export async function parseConfig(file: string, text: string, baseDir = process.
   const cc = raw.credential_cache ?? {};
   if (cc.ttl_seconds !== undefined && cc.ttl_seconds < 0) list.add(["credential_cache", "ttl_seconds"], "must be 0 (off) or more");
   if (cc.max_entries !== undefined && cc.max_entries < 1) list.add(["credential_cache", "max_entries"], "must be at least 1");
+  const labelMode = raw.acl_options?.label_values ?? "pattern";
+  if (labelMode !== "pattern" && labelMode !== "literal") list.add(["acl_options", "label_values"], `must be pattern (docker_auth's behaviour) or literal, not ${JSON.stringify(labelMode)}`);
+  if (labelMode === "pattern" && acl?.some((e) => Object.values({ ...e.match, ...e.match.labels }).some((p) => typeof p === "string" && usesLabelPlaceholders(p))))
+    warnings.push(
+      "the ACL splices ${labels:...} values into patterns as pattern syntax (docker_auth's behaviour): a label value such as * or .* then matches more than itself. Set acl_options: {label_values: literal} if label values come from users or a directory you do not fully control",
+    );
   if (list.issues.length) throw new ConfigError(list.issues);
   return {
     file,
@@ -279,6 +286,7 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     acl,
     sections,
     files: [...list.files],
+    literalLabelValues: labelMode === "literal",
     credentialCache: { ttlSeconds: cc.ttl_seconds ?? 60, maxEntries: cc.max_entries ?? 10_000 },
     warnings,
     where: (path) => list.where(path),

@@ -76,6 +76,12 @@ export const credentialCacheShape = {
   max_entries: optInt,
 };
 
+/** regauth addition: how the static ACL reads `${labels:NAME}` values. */
+export const aclOptionsShape = {
+  /** `pattern` (default, docker_auth): a label value is spliced in as pattern syntax; `literal`: it matches only itself. */
+  label_values: optText,
+};
+
 /** docker_auth sections not implemented (yet): refused, never ignored. */
 export const NOT_YET_SUPPORTED: readonly string[] = [...UNSUPPORTED_SECTIONS, ...SECTIONS.filter((d) => !d.implemented).map((d) => d.key)];
 
@@ -85,6 +91,7 @@ export const topShape = {
   users: z.preprocess(nullIsAbsent((v) => v), z.record(z.string(), z.union([z.null(), z.strictObject(userShape)])).optional()),
   acl: z.preprocess(nullIsAbsent((v) => v), z.array(z.strictObject(aclEntryShape)).optional()),
   credential_cache: z.preprocess(nullIsAbsent((v) => v), z.strictObject(credentialCacheShape).optional()),
+  acl_options: z.preprocess(nullIsAbsent((v) => v), z.strictObject(aclOptionsShape).optional()),
   ...Object.fromEntries(NOT_YET_SUPPORTED.map((k) => [k, z.unknown().optional()])),
   ...Object.fromEntries(
     SECTIONS.filter((d) => d.implemented).map((d) => [d.key, z.preprocess(nullIsAbsent((v) => v), z.strictObject(d.shape).optional())]),
@@ -114,6 +121,7 @@ export function knownKeysAt(path: readonly (string | number)[]): readonly string
     "acl/[]": aclEntryShape,
     "acl/[]/match": matchShape,
     credential_cache: credentialCacheShape,
+    acl_options: aclOptionsShape,
     ...Object.fromEntries(
       SECTIONS.flatMap((d) => [[d.key, d.shape], ...Object.entries(d.nestedShapes ?? {}).map(([sub, shape]) => [`${d.key}/${sub.split(".").join("/")}`, shape])]),
     ),

@@ -84,6 +84,8 @@ export interface Config {
   /** Backend sections (ldap_auth, ext_auth, ...) by YAML key, each as its section module's typed object. */
   sections: ReadonlyMap<string, unknown>;
   credentialCache: CredentialCacheConfig;
+  /** `acl_options.label_values: literal`: label values match only themselves in ACL patterns. */
+  literalLabelValues: boolean;
   /** Every file the config refers to (keys, certificates, secrets, programs), resolved: a reload trigger compares them. */
   files: readonly string[];
   /** Things worth a warning that docker_auth accepts silently. */
