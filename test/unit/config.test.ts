@@ -216,8 +216,9 @@ acl:
     assert.equal(lines[acl[3]!.where.line! - 1], '  - match: {account: "admin"}');
   });
 
-  test("no warnings, default credential cache", () => {
-    assert.deepEqual(cfg.warnings, []);
+  test("one warning (its ACL splices ${labels:...} values as pattern syntax), default credential cache", () => {
+    assert.equal(cfg.warnings.length, 1, cfg.warnings.join("\n"));
+    assert.match(cfg.warnings[0]!, /acl_options: \{label_values: literal\}/);
     assert.deepEqual(cfg.credentialCache, { ttlSeconds: 60, maxEntries: 10_000 });
   });
 
