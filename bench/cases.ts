@@ -12,7 +12,7 @@ import { hashPassword } from "../src/authn/bcrypt.js";
 import { freePort } from "../test/helpers/ports.js";
 import { writeKeyPair, type KeyFiles } from "../test/helpers/regauth.js";
 import { runLoad, type Generator, type LoadResult } from "./load.js";
-import { bareHttpCommand, machineBusySeconds, regauthCommand, startServer, type Running } from "./servers.js";
+import { bareHttpCommand, cpuOf, machineBusySeconds, regauthCommand, startServer, type Running } from "./servers.js";
 
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 export const WARMUP_SECONDS = 1;
@@ -46,6 +46,8 @@ export interface Target {
   loadCpus?: string;
   /** `server.workers` to write into the config, if any. */
   workers?: number;
+  /** Processes that belong to the setup (slapd): their CPU is not counted as disturbance. */
+  helperPids?: number[];
 }
 
 export interface CaseResult {
@@ -56,8 +58,10 @@ export interface CaseResult {
   /** The same for the whole machine (server + load generator + the rest). */
   machineCores: number;
   logBytes: number;
-  /** Cores busy on the machine just before the server started: other work that would disturb the numbers. */
+  /** Cores busy on the machine just before the server started or just after it stopped: other work. */
   background: number;
+  /** Cores busy during the measurement that were neither the server, the load generator nor a helper. */
+  others: number;
   /** One request before the warm-up: its status and body size. */
   sample: { status: number; bytes: number; body: string };
 }
@@ -169,11 +173,14 @@ export async function runCase(c: Case, t: Target, gen: Generator, dir: string): 
     };
     await loads(WARMUP_SECONDS);
     await settle(server);
-    const [cpu0, busy0, t0] = [await server.cpuSeconds(), await machineBusySeconds(), performance.now()];
+    const helpers = () => cpuOf(t.helperPids ?? []);
+    const [cpu0, busy0, help0, t0] = [await server.cpuSeconds(), await machineBusySeconds(), await helpers(), performance.now()];
     const [load, probe] = await loads(SECONDS);
-    const [cpu1, busy1, t1] = [await server.cpuSeconds(), await machineBusySeconds(), performance.now()];
+    const [cpu1, busy1, help1, t1] = [await server.cpuSeconds(), await machineBusySeconds(), await helpers(), performance.now()];
     const wall = (t1 - t0) / 1000;
-    const result: CaseResult = { load, serverCores: (cpu1 - cpu0) / wall, machineCores: (busy1 - busy0) / wall, logBytes: await server.logBytes(), background: before, sample };
+    const [serverCores, machineCores] = [(cpu1 - cpu0) / wall, (busy1 - busy0) / wall];
+    const others = machineCores - serverCores - (load.cpuSeconds + (probe?.cpuSeconds ?? 0) + help1 - help0) / wall;
+    const result: CaseResult = { load, serverCores, machineCores, others, logBytes: await server.logBytes(), background: before, sample };
     if (probe) result.probe = probe;
     await server.stop();
     result.background = Math.max(before, await busyCores(500));
@@ -201,6 +208,8 @@ async function quiet(): Promise<number> {
 
 /** Above this many busy cores (before or after a run), the run is marked as disturbed. */
 export const IDLE = 0.1;
+/** Above this many cores of unexplained CPU during a run (kernel networking, wrk's sampling gaps are some), likewise. */
+export const DURING = 0.2;
 
 export interface Limits {
   /** Bare node:http answering a JSON body of `bytes` bytes, server pinned like regauth. */

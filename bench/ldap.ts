@@ -16,6 +16,8 @@ export interface LdapBench {
   cases: LdapBenchCase[];
   /** Why the LDAP cases are missing, when they are. */
   note?: string;
+  /** slapd's pid, when it runs. */
+  pids: number[];
   stop(): Promise<void>;
 }
 
@@ -24,7 +26,7 @@ const IDS = ["ldap-cached", "ldap-uncached", "ldap-starttls"];
 
 /** Start slapd (only when an LDAP case is selected by BENCH_ONLY), pin it to `cpus`, and describe the cases. */
 export async function ldapBench(dir: string, only: string | undefined, cpus: string): Promise<LdapBench> {
-  const none: LdapBench = { cases: [], stop: async () => {} };
+  const none: LdapBench = { cases: [], pids: [], stop: async () => {} };
   if (only && ![...NAMES, ...IDS].some((n) => n.includes(only))) return none;
   const missing = await slapdMissing();
   if (missing) return { ...none, note: `LDAP cases skipped: ${missing}` };
@@ -64,6 +66,7 @@ export async function ldapBench(dir: string, only: string | undefined, cpus: str
       { ...common, id: IDS[1]!, name: NAMES[1]!, extra: section("none") + off },
       { ...common, id: IDS[2]!, name: NAMES[2]!, extra: section("starttls") + off },
     ],
+    pids: [slapd.pid()!],
     stop: () => slapd.destroy(),
   };
 }

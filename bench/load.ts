@@ -4,7 +4,7 @@
 // Either one runs as a separate process, pinned with taskset when a CPU list is given.
 import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,8 @@ export interface LoadSpec {
 export interface LoadResult {
   /** Responses with the expected status per second. */
   rate: number;
+  /** CPU seconds the generator process used (sampled every 100 ms while it ran). */
+  cpuSeconds: number;
   answered: number;
   /** Other statuses, socket errors and timeouts. */
   errors: number;
@@ -67,15 +69,30 @@ function done(summary, latency, requests)
 end
 `;
 
-function run(cmd: string, args: string[], cpus: string | undefined): Promise<string> {
+/** A process's parent and CPU seconds (user + system, all its threads) from /proc. */
+export async function procStat(pid: number): Promise<{ ppid: number; cpu: number } | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  if (!text) return undefined;
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // After "pid (comm) ": state ppid ... utime stime (fields 14 and 15 overall), in USER_HZ = 1/100 s.
+  return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100 };
+}
+
+function run(cmd: string, args: string[], cpus: string | undefined): Promise<{ out: string; cpu: number }> {
   const [file, argv] = cpus ? ["taskset", ["-c", cpus, cmd, ...args]] : [cmd, args];
   return new Promise((resolve, reject) => {
     const p = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
+    let cpu = 0;
+    const sample = setInterval(() => void procStat(p.pid!).then((s) => s && (cpu = s.cpu)), 100);
     p.stdout.on("data", (d: Buffer) => (out += d.toString()));
     p.stderr.on("data", (d: Buffer) => (out += d.toString()));
     p.once("error", reject);
-    p.once("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${out.slice(-500)}`))));
+    p.once("close", (code) => {
+      clearInterval(sample);
+      if (code === 0) resolve({ out, cpu });
+      else reject(new Error(`${cmd} exited ${code}: ${out.slice(-500)}`));
+    });
   });
 }
 
@@ -91,7 +108,7 @@ interface Raw {
 
 /** Run one load (warm-up and measurement are separate calls) and return its numbers; latencies in ms. */
 export async function runLoad(gen: Generator, spec: LoadSpec, cpus: string | undefined, dir: string): Promise<LoadResult> {
-  let out: string;
+  let out: { out: string; cpu: number };
   if (gen === "wrk") {
     const script = join(dir, `wrk-${process.hrtime.bigint()}.lua`);
     await writeFile(script, lua(spec));
@@ -100,11 +117,11 @@ export async function runLoad(gen: Generator, spec: LoadSpec, cpus: string | und
   } else {
     out = await run(process.execPath, [fileURLToPath(import.meta.url), "--worker", JSON.stringify(spec)], cpus);
   }
-  const line = out.split("\n").find((l) => l.startsWith("BENCH "));
-  if (!line) throw new Error(`load generator printed no result: ${out.slice(-500)}`);
+  const line = out.out.split("\n").find((l) => l.startsWith("BENCH "));
+  if (!line) throw new Error(`load generator printed no result: ${out.out.slice(-500)}`);
   const r = JSON.parse(line.slice(6)) as Raw;
   const seconds = r.us / 1e6;
-  return { rate: r.good / seconds, answered: r.good, errors: r.other + r.sock, seconds, p50: r.p50 / 1000, p90: r.p90 / 1000, p99: r.p99 / 1000 };
+  return { rate: r.good / seconds, cpuSeconds: out.cpu, answered: r.good, errors: r.other + r.sock, seconds, p50: r.p50 / 1000, p90: r.p90 / 1000, p99: r.p99 / 1000 };
 }
 
 /** The node generator: `connections` sockets, each sending its next request when the last response is complete. */

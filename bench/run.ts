@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { IDLE, mainCases, measureLimits, runCase, SECONDS, WARMUP_SECONDS, workersSupported, type Case, type Limits, type Outcome, type Target } from "./cases.js";
+import { DURING, IDLE, mainCases, measureLimits, runCase, SECONDS, WARMUP_SECONDS, workersSupported, type Case, type Limits, type Outcome, type Target } from "./cases.js";
 import { ldapBench } from "./ldap.js";
 import { pickGenerator, type Generator, type LoadResult } from "./load.js";
 import { peerCommand, regauthCommand } from "./servers.js";
@@ -26,8 +26,8 @@ function table(rows: string[][]): void {
 const n0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
 /** A rate, marked "!" when the machine was not idle just before or after the run. */
 let disturbed = 0;
-const rate = (r: { background: number }, x: number) => {
-  if (r.background <= IDLE) return n0(x);
+const rate = (r: { background: number; others?: number }, x: number) => {
+  if (r.background <= IDLE && (r.others ?? 0) <= DURING) return n0(x);
   disturbed++;
   return `${n0(x)}!`;
 };
@@ -45,7 +45,10 @@ function failed(o: Outcome & { ok: false }, who: string, c: Case): string {
 /** runCase, with a thrown error (load generator, first request) kept as that run's failure. */
 async function attempt(c: Case, t: Target, gen: Generator, dir: string): Promise<Outcome> {
   try {
-    return await runCase(c, t, gen, dir);
+    const o = await runCase(c, t, gen, dir);
+    const r = o.ok ? o.result : undefined;
+    progress(r ? `  ${n0(r.load.rate)}/s; cores: server ${r.serverCores.toFixed(2)}, machine ${r.machineCores.toFixed(2)}, unexplained ${r.others.toFixed(2)}, idle check ${r.background.toFixed(2)}` : "  failed");
+    return o;
   } catch (e) {
     return { ok: false, exitCode: null, log: (e as Error).message };
   }
@@ -69,7 +72,8 @@ async function main(): Promise<void> {
   try {
     if (cases.length) workers = await workersSupported(cases[0]!, dir);
     // Per core: `workers: 1` when the build knows the key, so its default (one per CPU) cannot add processes.
-    const pinned: Target = { command: regauthCommand, serverCpus: "0", loadCpus: "1", ...(workers.ok ? { workers: 1 } : {}) };
+    const helperPids = ldap.pids;
+    const pinned: Target = { command: regauthCommand, serverCpus: "0", loadCpus: "1", helperPids, ...(workers.ok ? { workers: 1 } : {}) };
     const peerPinned: Target | undefined = peer ? { ...pinned, command: (f) => peerCommand(peer, f) } : undefined;
     for (const c of cases) {
       progress(`per core: ${c.name}`);
@@ -89,10 +93,10 @@ async function main(): Promise<void> {
       progress(`all cores: ${c.name}`);
       const row: { w1?: Outcome; w2?: Outcome; single?: Outcome; peer?: Outcome } = {};
       if (workers.ok) {
-        row.w1 = await attempt(c, { command: regauthCommand, workers: 1 }, gen, dir);
-        row.w2 = await attempt(c, { command: regauthCommand, workers: 2 }, gen, dir);
-      } else row.single = await attempt(c, { command: regauthCommand }, gen, dir);
-      if (peer) row.peer = await attempt(c, { command: (f) => peerCommand(peer, f) }, gen, dir);
+        row.w1 = await attempt(c, { command: regauthCommand, workers: 1, helperPids }, gen, dir);
+        row.w2 = await attempt(c, { command: regauthCommand, workers: 2, helperPids }, gen, dir);
+      } else row.single = await attempt(c, { command: regauthCommand, helperPids }, gen, dir);
+      if (peer) row.peer = await attempt(c, { command: (f) => peerCommand(peer, f), helperPids }, gen, dir);
       allCores.set(c.id, row);
     }
   } finally {
@@ -201,8 +205,9 @@ async function main(): Promise<void> {
 
   if (disturbed) {
     out();
-    out(`! = other processes kept more than ${IDLE} of a core busy just before or just after that run (the bench waits up to`);
-    out(`BENCH_WAIT_IDLE s, default 30, for quiet first): its numbers are disturbed; rerun on an idle machine.`);
+    out(`! = disturbed: other processes kept more than ${IDLE} of a core busy just before or just after that run (the bench waits`);
+    out(`up to BENCH_WAIT_IDLE s, default 30, for quiet first), or more than ${DURING} during it (machine CPU less server, load`);
+    out(`generator and slapd). Rerun on an idle machine.`);
   }
   if (notes.length) {
     out();

@@ -9,6 +9,7 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import { get, createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { BIN } from "../test/helpers/regauth.js";
+import { procStat } from "./load.js";
 
 export interface Running {
   port: number;
@@ -29,7 +30,6 @@ export const peerCommand = (bin: string, config: string): string[] => [bin, "-lo
 export const bareHttpCommand = (port: number, bytes: number): string[] => [process.execPath, fileURLToPath(import.meta.url), "--bare-http", String(port), String(bytes)];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const TICK = 100; // USER_HZ: /proc times are in 1/100 s on Linux.
 
 /** Any HTTP answer on `/` means the server is up. */
 function answers(port: number): Promise<boolean> {
@@ -41,14 +41,6 @@ function answers(port: number): Promise<boolean> {
     req.on("error", () => resolve(false));
     req.on("timeout", () => req.destroy());
   });
-}
-
-async function procStat(pid: number): Promise<{ ppid: number; cpu: number } | undefined> {
-  const text = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
-  if (!text) return undefined;
-  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // After "pid (comm) ": state ppid ... utime(14th field overall, 12th here) stime.
-  return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / TICK };
 }
 
 /** `pid` and every process below it. */
@@ -64,11 +56,18 @@ async function tree(pid: number): Promise<number[]> {
   return out;
 }
 
+/** CPU seconds that `pids` have used, together. */
+export async function cpuOf(pids: number[]): Promise<number> {
+  let sum = 0;
+  for (const p of pids) sum += (await procStat(p))?.cpu ?? 0;
+  return sum;
+}
+
 /** CPU seconds the whole machine has been busy (all cores, from /proc/stat). */
 export async function machineBusySeconds(): Promise<number> {
   const line = (await readFile("/proc/stat", "utf8")).split("\n")[0]!;
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
-  return (user! + nice! + system! + irq! + softirq! + steal!) / TICK;
+  return (user! + nice! + system! + irq! + softirq! + steal!) / 100; // USER_HZ
 }
 
 /**
@@ -103,11 +102,7 @@ export async function startServer(command: string[], port: number, cpus: string 
     server: {
       port,
       pid,
-      async cpuSeconds() {
-        let sum = 0;
-        for (const p of await tree(pid)) sum += (await procStat(p))?.cpu ?? 0;
-        return sum;
-      },
+      cpuSeconds: async () => cpuOf(await tree(pid)),
       logBytes: async () => (await stat(logFile)).size,
       async stop() {
         if (exitCode !== undefined) return;
