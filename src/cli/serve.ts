@@ -80,41 +80,25 @@ export async function serve(args: string[]): Promise<number> {
   for (const w of config.warnings) log.warn(w);
   const workers = config.server.workers ?? usableCpus();
 
-  if (workers > 1) {
-    let primary: ClusterPrimary;
-    let ready;
-    try {
-      // Validate fully (keys, patterns, backends) before forking anything.
-      const probe = await (await import("../app.js")).buildApp(config, log);
-      await probe.stop();
-      ({ primary, ready } = await ClusterPrimary.start(loaded, workers, log));
-    } catch (e) {
-      return refuse(e);
-    }
-    process.stderr.write(banner(config, ready.address, ready.tls, workers, passwordFile));
-    const source = file ? new ConfigSource(file, loaded, (next) => primary.reload(next), reportReload(log, file)) : undefined;
-    process.on("SIGHUP", () => void source?.trigger("SIGHUP"));
-    await untilSignal(log, async () => {
-      source?.close();
-      await primary.shutdown();
-    });
-    exitSoon();
-    return 0;
-  }
-
-  let server: RegauthServer;
+  // Either way, one thing serves: reloads and signals are handled the same for both.
+  let serving: { address: string; tls: boolean; reload(next: LoadedConfig): Promise<void>; stop(): Promise<void> };
   try {
-    server = await RegauthServer.start(config, log);
+    if (workers > 1) {
+      const { primary, ready } = await ClusterPrimary.start(loaded, workers, log);
+      serving = { ...ready, reload: (next) => primary.reload(next), stop: () => primary.shutdown() };
+    } else {
+      const server = await RegauthServer.start(config, log);
+      serving = { address: server.addressText(), tls: server.tls, reload: (next) => server.reload(next.config), stop: () => server.close() };
+    }
   } catch (e) {
     return refuse(e);
   }
-  const a = server.address();
-  process.stderr.write(banner(config, typeof a === "string" ? a : `${a.address}:${a.port}`, server.tls, 1, passwordFile));
-  const source = file ? new ConfigSource(file, loaded, (next) => server.reload(next.config), reportReload(log, file)) : undefined;
+  process.stderr.write(banner(config, serving.address, serving.tls, workers, passwordFile));
+  const source = file ? new ConfigSource(file, loaded, (next) => serving.reload(next), reportReload(log, file)) : undefined;
   process.on("SIGHUP", () => void source?.trigger("SIGHUP"));
   await untilSignal(log, async () => {
     source?.close();
-    await server.close();
+    await serving.stop();
   });
   exitSoon();
   return 0;

@@ -5,6 +5,12 @@ import { parseListenAddress, removeStaleSocket } from "../server/server.js";
 import type { LoadedConfig } from "./config-source.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 
+/** The primary's one full check of a config (keys, patterns, backends' own validation): built, then stopped. */
+async function validate(loaded: LoadedConfig, log: Logger): Promise<void> {
+  const probe = await buildApp(loaded.config, log);
+  await probe.stop();
+}
+
 export interface ClusterReady {
   address: string;
   tls: boolean;
@@ -34,6 +40,8 @@ export class ClusterPrimary {
   }
 
   static async start(loaded: LoadedConfig, size: number, log: Logger): Promise<{ primary: ClusterPrimary; ready: ClusterReady }> {
+    // Validate fully (keys, patterns, backends) before forking anything.
+    await validate(loaded, log);
     const p = new ClusterPrimary(loaded, size, log);
     const s = loaded.config.server;
     // Once, here: workers share the primary's listening socket.
@@ -95,9 +103,7 @@ export class ClusterPrimary {
 
   /** Validate `next` here, then have every worker swap to it; throws when any could not. */
   async reload(next: LoadedConfig): Promise<void> {
-    // The primary's one full check (keys, patterns, backends' own validation), then stopped.
-    const probe = await buildApp(next.config, this.log);
-    await probe.stop();
+    await validate(next, this.log);
     this.#loaded = next;
     const id = ++this.#reloadId;
     const answers = await Promise.all(

@@ -36,8 +36,7 @@ export async function runWorker(log: Logger): Promise<number> {
     send({ type: "start-failed", error: (e as Error).message });
     return 1;
   }
-  const a = server.address();
-  send({ type: "listening", address: typeof a === "string" ? a : `${a.address}:${a.port}`, tls: server.tls });
+  send({ type: "listening", address: server.addressText(), tls: server.tls });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = () => {

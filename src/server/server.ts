@@ -153,6 +153,12 @@ export class RegauthServer {
     return a;
   }
 
+  /** `host:port` or the socket path, for people to read. */
+  addressText(): string {
+    const a = this.address();
+    return typeof a === "string" ? a : `${a.address}:${a.port}`;
+  }
+
   get tls(): boolean {
     return "setSecureContext" in this.#server;
   }

@@ -72,8 +72,3 @@ export class TokenSigner {
     return { token: `${input}.${signature}`, issuedAt: new Date(iat * 1000), expiresIn: claims.lifetimeSeconds };
   }
 }
-
-/** One-off signing (tests, tools); servers keep a TokenSigner per key. */
-export async function signToken(key: SigningKey, claims: TokenClaims, now = new Date()): Promise<SignedToken> {
-  return new TokenSigner(key).sign(claims, now.getTime());
-}
