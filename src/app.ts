@@ -1,14 +1,15 @@
 import { stat } from "node:fs/promises";
 import { AuthnChain } from "./authn/chain.js";
 import type { Authenticator } from "./authn/authenticator.js";
-import { bcryptCost, hashPassword } from "./authn/bcrypt.js";
+import { RefusalCost } from "./authn/refusal-cost.js";
 import { CredentialCache } from "./authn/credential-cache.js";
 import { StaticUsersAuthenticator } from "./authn/static-users.js";
 import { AclAuthorizer } from "./authz/acl.js";
 import type { Authorizer } from "./authz/authorizer.js";
 import { AuthzChain } from "./authz/chain.js";
 import type { Config } from "./config/types.js";
-import { AUTHENTICATORS, AUTHORIZERS } from "./backends.js";
+import { servicesIdentity, type Backend, type BackendHealth, type BackendModule, type BackendRoute, type BackendServices } from "./backends/backend.js";
+import { hasLaterAuthenticator, IMPLEMENTED } from "./backends/registry.js";
 import { ConfigError } from "./errors.js";
 import { createLogger, type Logger } from "./log.js";
 import { InFlight } from "./runtime/in-flight.js";
@@ -25,18 +26,13 @@ export interface App {
   authz: AuthzChain;
   /** The static ACL, when configured (for `explain`). */
   acl?: AclAuthorizer;
+  /** HTTP routes the backends serve, by path under `server.path_prefix`. */
+  routes: ReadonlyMap<string, BackendRoute>;
+  /** Each configured backend's health, by section key (those that can tell). */
+  health(): Promise<Map<string, BackendHealth>>;
   /** Requests this App is serving: a reload stops it only once they are done. */
   inFlight: InFlight;
   stop(): Promise<void>;
-}
-
-function mostCommonCost(hashes: string[]): number {
-  const counts = new Map<number, number>();
-  for (const h of hashes) counts.set(bcryptCost(h), (counts.get(bcryptCost(h)) ?? 0) + 1);
-  let best = 10;
-  let n = 0;
-  for (const [cost, c] of counts) if (c > n) [best, n] = [cost, c];
-  return best;
 }
 
 /** A section's identity for reuse: its typed value plus the state of the files it names (a CA file read at start, say). */
@@ -64,30 +60,45 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
     throw e;
   }
 
-  const deps = { config, log };
+  const hashes = [...(config.users?.values() ?? [])].flatMap((u) => (u.passwordHash ? [u.passwordHash] : []));
+  const refusal = new RefusalCost(hashes);
+  const servicesFor = (b: BackendModule): BackendServices => ({
+    log,
+    where: config.where,
+    configFile: config.file,
+    refusal,
+    laterMethods: b.role === "authn" && hasLaterAuthenticator(b.key, (k) => config.sections.has(k)),
+    maxCacheEntries: config.credentialCache.maxEntries,
+  });
   const authorizers: Authorizer[] = [];
   const authenticators: Authenticator[] = [];
-  const held: [string, Authenticator | Authorizer][] = [];
+  const routes = new Map<string, BackendRoute>();
+  const healthy: [string, Backend][] = [];
+  const held: [string, Backend][] = [];
   const releaseAll = () => Promise.allSettled(held.map(([k, b]) => shared.release(k, b)));
   let acl: AclAuthorizer | undefined;
-  const hashes: string[] = [];
-  const take = async <B extends Authenticator | Authorizer>(sectionKey: string, create: (cfg: unknown) => Promise<B>): Promise<B> => {
-    const cfg = config.sections.get(sectionKey);
-    const b = await shared.acquire(sectionKey, await sectionFingerprint(config, cfg), () => create(cfg));
-    held.push([sectionKey, b]);
-    return b;
-  };
   try {
     if (config.acl) {
       acl = new AclAuthorizer(config.acl, config.where, { literalLabelValues: config.literalLabelValues });
       authorizers.push(acl);
     }
-    for (const [k, create] of AUTHORIZERS) if (config.sections.has(k)) authorizers.push(await take(k, (c) => create(c, deps)));
-    if (config.users) {
-      authenticators.push(new StaticUsersAuthenticator(config.users));
-      for (const u of config.users.values()) if (u.passwordHash) hashes.push(u.passwordHash);
+    if (config.users) authenticators.push(new StaticUsersAuthenticator(config.users));
+    // Registry order is docker_auth's chain order within each role; static users and the ACL come first.
+    for (const module of IMPLEMENTED) {
+      if (!config.sections.has(module.key)) continue;
+      const section = config.sections.get(module.key);
+      const services = servicesFor(module);
+      const identity = `${await sectionFingerprint(config, section)}|${servicesIdentity(services)}`;
+      const backend = await shared.acquire(module.key, identity, () => module.create(section, services));
+      held.push([module.key, backend]);
+      if (backend.authenticator) authenticators.push(backend.authenticator);
+      if (backend.authorizer) authorizers.push(backend.authorizer);
+      if (backend.health) healthy.push([module.key, backend]);
+      for (const r of backend.routes ?? []) {
+        if (routes.has(r.path)) throw new ConfigError([{ ...config.where([module.key]), message: `${module.key} serves ${r.path}, which another backend already serves` }]);
+        routes.set(r.path, r);
+      }
     }
-    for (const [k, create] of AUTHENTICATORS) if (config.sections.has(k)) authenticators.push(await take(k, (c) => create(c, deps)));
   } catch (e) {
     // A backend that fails to start must not leave the ones before it running (connections, processes).
     await releaseAll();
@@ -96,8 +107,7 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
   }
 
   const cache = new CredentialCache(config.credentialCache.ttlSeconds * 1000, config.credentialCache.maxEntries);
-  const dummyHash = await hashPassword(`unknown-user-${Math.random()}`, mostCommonCost(hashes));
-  const authn = new AuthnChain(authenticators, cache, dummyHash);
+  const authn = new AuthnChain(authenticators, cache, await refusal.dummyHash());
   const authz = new AuthzChain(authorizers);
   let stopped: Promise<void> | undefined;
   return {
@@ -107,6 +117,11 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
     authn,
     authz,
     acl,
+    routes,
+    async health() {
+      const answers = await Promise.all(healthy.map(async ([k, b]) => [k, await b.health!().catch((e: Error) => ({ ok: false, detail: e.message }))] as const));
+      return new Map(answers);
+    },
     inFlight: new InFlight(),
     stop() {
       // Shared backends are released, not stopped: the next configuration may hold them too.

@@ -5,7 +5,7 @@ import { ConfigError, type ConfigIssue, type ConfigLocation } from "../errors.js
 import { usesLabelPlaceholders } from "../authz/pattern-template.js";
 import { configSchema, knownKeysAt, NOT_YET_SUPPORTED, type RawConfig } from "./schema.js";
 import type { SectionContext } from "./section.js";
-import { SECTIONS } from "./sections/index.js";
+import { IMPLEMENTED } from "../backends/registry.js";
 import { nearest } from "./suggest.js";
 import { CIPHER_SUITE_IDS, CIPHER_SUITES, CURVES, goUint16, REFUSED_CIPHER_SUITES, TLS_VERSIONS } from "./tls-names.js";
 import type { AclEntrySpec, Config, Labels, ServerConfig, StaticUser, TlsSettings, TokenConfig } from "./types.js";
@@ -258,11 +258,11 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     readSecret: (path, f, env) => readSecret(list, path, f, env, baseDir),
     warn: (m) => warnings.push(m),
   };
-  for (const def of SECTIONS) {
-    const rawSection = (raw as Record<string, unknown>)[def.key];
-    if (def.implemented && rawSection !== undefined) sections.set(def.key, await def.build(rawSection, ctx));
+  for (const b of IMPLEMENTED) {
+    const rawSection = (raw as Record<string, unknown>)[b.key];
+    if (rawSection !== undefined) sections.set(b.key, await b.build(rawSection, ctx));
   }
-  const has = (kind: "authn" | "authz") => SECTIONS.some((d) => d.provides === kind && sections.has(d.key));
+  const has = (role: "authn" | "authz") => IMPLEMENTED.some((b) => b.role === role && sections.has(b.key));
   if (raw.users === undefined && !has("authn"))
     list.add([], "no auth methods are configured, this is probably a mistake. Use an empty user map if you really want to deny everyone");
   const acl = buildAcl(list, raw);

@@ -1,21 +1,10 @@
 import { z } from "zod";
-import { SECTIONS, UNSUPPORTED_SECTIONS } from "./sections/index.js";
-import { PlainScalar } from "./yaml-source.js";
+import { IMPLEMENTED, PLANNED } from "../backends/registry.js";
+import { nullIsAbsent, optBool, optInt, optMapping, optText, optTextList, text } from "./fields.js";
 
-// Go's yaml.v2 reads a plain scalar into whatever the field wants: its text for a
-// string field, its value for a number or boolean one. These helpers do the same.
-const asText = (v: unknown) => (v instanceof PlainScalar ? v.text : v);
-const asValue = (v: unknown) => (v instanceof PlainScalar ? (v.value instanceof Date ? v.text : typeof v.value === "bigint" ? Number(v.value) : v.value) : v);
-const nullIsAbsent = (f: (v: unknown) => unknown) => (v: unknown) => (v === null ? undefined : f(v));
-
-export const text = z.preprocess(asText, z.string());
-export const optText = z.preprocess(nullIsAbsent(asText), z.string().optional());
-export const optInt = z.preprocess(nullIsAbsent(asValue), z.number().int().optional());
-export const optBool = z.preprocess(nullIsAbsent(asValue), z.boolean().optional());
-const textList = z.preprocess(nullIsAbsent((v) => v), z.array(text).optional());
 // docker_auth wants a list of label values; a single scalar is read as a list of one.
 const labelValues = z.preprocess((v) => (v === null ? [] : Array.isArray(v) ? v : [v]), z.array(text));
-const labelsMap = z.preprocess(nullIsAbsent((v) => v), z.record(z.string(), labelValues).optional());
+const labelsMap = z.preprocess(nullIsAbsent(), z.record(z.string(), labelValues).optional());
 
 export const letsEncryptShape = { host: optText, email: optText, cache_dir: optText };
 
@@ -29,9 +18,9 @@ export const serverShape = {
   key: optText,
   hsts: optBool,
   tls_min_version: optText,
-  tls_curve_preferences: textList,
-  tls_cipher_suites: textList,
-  letsencrypt: z.preprocess(nullIsAbsent((v) => v), z.strictObject(letsEncryptShape).optional()),
+  tls_curve_preferences: optTextList,
+  tls_cipher_suites: optTextList,
+  letsencrypt: optMapping(letsEncryptShape),
   /** regauth addition: worker processes (default: the CPUs this process may use; 1 = one process). */
   workers: optInt,
   /** regauth addition: seconds a shutdown or a reload waits for requests in flight (default 10). */
@@ -61,7 +50,7 @@ export const matchShape = {
   name: optText,
   ip: optText,
   service: optText,
-  labels: z.preprocess(nullIsAbsent((v) => v), z.record(z.string(), text).optional()),
+  labels: z.preprocess(nullIsAbsent(), z.record(z.string(), text).optional()),
 };
 
 export const aclEntryShape = {
@@ -83,18 +72,18 @@ export const aclOptionsShape = {
 };
 
 /** docker_auth sections not implemented (yet): refused, never ignored. */
-export const NOT_YET_SUPPORTED: readonly string[] = [...UNSUPPORTED_SECTIONS, ...SECTIONS.filter((d) => !d.implemented).map((d) => d.key)];
+export const NOT_YET_SUPPORTED: readonly string[] = PLANNED;
 
 export const topShape = {
-  server: z.preprocess(nullIsAbsent((v) => v), z.strictObject(serverShape).optional()),
-  token: z.preprocess(nullIsAbsent((v) => v), z.strictObject(tokenShape).optional()),
-  users: z.preprocess(nullIsAbsent((v) => v), z.record(z.string(), z.union([z.null(), z.strictObject(userShape)])).optional()),
-  acl: z.preprocess(nullIsAbsent((v) => v), z.array(z.strictObject(aclEntryShape)).optional()),
-  credential_cache: z.preprocess(nullIsAbsent((v) => v), z.strictObject(credentialCacheShape).optional()),
-  acl_options: z.preprocess(nullIsAbsent((v) => v), z.strictObject(aclOptionsShape).optional()),
+  server: optMapping(serverShape),
+  token: optMapping(tokenShape),
+  users: z.preprocess(nullIsAbsent(), z.record(z.string(), z.union([z.null(), z.strictObject(userShape)])).optional()),
+  acl: z.preprocess(nullIsAbsent(), z.array(z.strictObject(aclEntryShape)).optional()),
+  credential_cache: optMapping(credentialCacheShape),
+  acl_options: optMapping(aclOptionsShape),
   ...Object.fromEntries(NOT_YET_SUPPORTED.map((k) => [k, z.unknown().optional()])),
   ...Object.fromEntries(
-    SECTIONS.filter((d) => d.implemented).map((d) => [d.key, z.preprocess(nullIsAbsent((v) => v), z.strictObject(d.shape).optional())]),
+    IMPLEMENTED.map((b) => [b.key, optMapping(b.shape)]),
   ),
 };
 
@@ -123,7 +112,7 @@ export function knownKeysAt(path: readonly (string | number)[]): readonly string
     credential_cache: credentialCacheShape,
     acl_options: aclOptionsShape,
     ...Object.fromEntries(
-      SECTIONS.flatMap((d) => [[d.key, d.shape], ...Object.entries(d.nestedShapes ?? {}).map(([sub, shape]) => [`${d.key}/${sub.split(".").join("/")}`, shape])]),
+      IMPLEMENTED.flatMap((b) => [[b.key, b.shape], ...Object.entries(b.nestedShapes ?? {}).map(([sub, shape]) => [`${b.key}/${sub.split(".").join("/")}`, shape])]),
     ),
   };
   return Object.keys(table[norm] ?? table[starred] ?? {});

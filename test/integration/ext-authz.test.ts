@@ -4,8 +4,9 @@ import assert from "node:assert/strict";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { extAuthzInput, grantedSubset } from "../../src/authz/ext-authz.js";
-import type { ExtAuthorizer } from "../../src/authz/ext-authz.js";
+import { grantedSubset } from "../../src/authz/granted-subset.js";
+import { extAuthzInput } from "../../src/backends/ext/authorizer.js";
+import type { ExtAuthorizer } from "../../src/backends/ext/authorizer.js";
 import { testHash } from "../helpers/regauth.js";
 import { errorMessage, granted, LANGUAGES, q, startTestServer, tracked, type TestServer } from "../fixtures/ext/harness.js";
 

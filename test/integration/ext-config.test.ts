@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { ExtAuthConfig, ExtAuthzConfig } from "../../src/config/sections/ext.js";
+import type { ExtAuthConfig, ExtAuthzConfig } from "../../src/backends/ext/section.js";
 import { parseConfig } from "../../src/config/load.js";
 import { ConfigError, type ConfigIssue } from "../../src/errors.js";
 import { programEnv } from "../../src/exec/command.js";

@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { buildApp } from "../../src/app.js";
 import type { AuthnResult } from "../../src/authn/authenticator.js";
 import { parseConfig } from "../../src/config/load.js";
-import { nodeLoadsTypeScript } from "../../src/config/sections/plugin.js";
+import { nodeLoadsTypeScript } from "../../src/backends/plugin/section.js";
 import { ConfigError, type ConfigIssue } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
 import { Secret } from "../../src/secret.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { parseConfig } from "../../src/config/load.js";
 import { knownKeysAt } from "../../src/config/schema.js";
-import { parseGoDuration, parseLdapAddr, type LdapAuthConfig } from "../../src/config/sections/ldap-auth.js";
+import { parseGoDuration, parseLdapAddr, type LdapAuthConfig } from "../../src/backends/ldap/section.js";
 import { ConfigError, type ConfigIssue } from "../../src/errors.js";
 import { writeKeyPair } from "../helpers/regauth.js";
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { EqualityFilter, FilterParser, SubstringFilter, AndFilter } from "ldapts";
-import { cnFromDn, escapeDnValue, escapeFilterValue, fillTemplate, parseDn } from "../../src/authn/ldap-escape.js";
+import { cnFromDn, escapeDnValue, escapeFilterValue, fillTemplate, parseDn } from "../../src/backends/ldap/escape.js";
 
 test("filter values: the RFC 4515 specials are hex-escaped, everything else is kept", () => {
   assert.equal(escapeFilterValue("alice"), "alice");

@@ -1,9 +1,9 @@
 import { stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { z } from "zod";
-import type { SectionContext, SectionDef } from "../section.js";
-import { PlainScalar } from "../yaml-source.js";
-import { DEFAULT_TIMEOUT_SECONDS, optNumber, optText } from "./ext.js";
+import type { SectionContext } from "../../config/section.js";
+import { nullIsAbsent, optNumber, optText, plainValue } from "../../config/fields.js";
+import { DEFAULT_TIMEOUT_SECONDS } from "../ext/section.js";
 
 /** plugin_authn / plugin_authz: a JS module exporting an authenticator or authorizer. */
 export interface PluginConfig {
@@ -23,24 +23,12 @@ export const pluginShape = {
   /** docker_auth's key; here it names a JavaScript module (a Go .so is refused). */
   plugin_path: optText,
   /** regauth addition: settings for the plugin, passed to its factory. */
-  options: z.preprocess((v) => (v === null ? undefined : v), z.record(z.string(), z.unknown()).optional()),
+  options: z.preprocess(nullIsAbsent(), z.record(z.string(), z.unknown()).optional()),
   /** regauth addition: the longest a call into the plugin may take. */
   timeout_seconds: optNumber,
 };
 
-type RawPlugin = z.infer<z.ZodObject<typeof pluginShape>>;
-
-/** Plain JSON-like values for the plugin: a YAML number or boolean is its value, a date its text. */
-export function plainValue(v: unknown): unknown {
-  if (v instanceof PlainScalar) {
-    if (v.value instanceof Date) return v.text;
-    if (typeof v.value === "bigint") return Number.isSafeInteger(Number(v.value)) ? Number(v.value) : v.text;
-    return v.value;
-  }
-  if (Array.isArray(v)) return v.map(plainValue);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainValue(x)]));
-  return v;
-}
+export type RawPlugin = z.infer<z.ZodObject<typeof pluginShape>>;
 
 const JS_EXTENSIONS = new Set([".js", ".mjs", ".cjs"]);
 const TS_EXTENSIONS = new Set([".ts", ".mts", ".cts"]);
@@ -50,7 +38,7 @@ export function nodeLoadsTypeScript(): boolean {
   return Boolean((process.features as { typescript?: unknown }).typescript);
 }
 
-async function buildPlugin(key: string, raw: RawPlugin, ctx: SectionContext): Promise<PluginConfig> {
+export async function buildPlugin(key: string, raw: RawPlugin, ctx: SectionContext): Promise<PluginConfig> {
   const at = [key, "plugin_path"];
   const written = raw.plugin_path ?? "";
   let pluginPath = "";
@@ -77,19 +65,3 @@ async function buildPlugin(key: string, raw: RawPlugin, ctx: SectionContext): Pr
   }
   return { key, written, pluginPath, options: plainValue(raw.options ?? {}) as Record<string, unknown>, timeoutMs };
 }
-
-export const pluginAuthnSection: SectionDef<RawPlugin, PluginConfig> = {
-  key: "plugin_authn",
-  implemented: true,
-  provides: "authn",
-  shape: pluginShape,
-  build: (raw, ctx) => buildPlugin("plugin_authn", raw, ctx),
-};
-
-export const pluginAuthzSection: SectionDef<RawPlugin, PluginConfig> = {
-  key: "plugin_authz",
-  implemented: true,
-  provides: "authz",
-  shape: pluginShape,
-  build: (raw, ctx) => buildPlugin("plugin_authz", raw, ctx),
-};

@@ -1,15 +1,15 @@
 import { pathToFileURL } from "node:url";
-import type { Authenticator, AuthnResult } from "../authn/authenticator.js";
-import type { Authorizer, AuthzRequest, AuthzResult } from "../authz/authorizer.js";
-import { grantedSubset } from "../authz/ext-authz.js";
-import type { BackendDeps } from "../backends.js";
-import type { PluginConfig } from "../config/sections/plugin.js";
-import type { Labels } from "../config/types.js";
-import { BackendError, ConfigError, RegauthError } from "../errors.js";
-import { formatSeconds } from "../exec/run-program.js";
-import type { Logger } from "../log.js";
-import type { Secret } from "../secret.js";
-import type { PluginContext } from "./api.js";
+import type { Authenticator, AuthnResult } from "../../authn/authenticator.js";
+import type { Authorizer, AuthzRequest, AuthzResult } from "../../authz/authorizer.js";
+import { grantedSubset } from "../../authz/granted-subset.js";
+import type { BackendServices } from "../backend.js";
+import type { PluginConfig } from "./section.js";
+import type { Labels } from "../../config/types.js";
+import { BackendError, ConfigError, RegauthError } from "../../errors.js";
+import { formatSeconds } from "../../exec/run-program.js";
+import type { Logger } from "../../log.js";
+import type { Secret } from "../../secret.js";
+import type { PluginContext } from "../../plugins/api.js";
 
 type Kind = "authn" | "authz";
 const METHOD: Record<Kind, string> = { authn: "authenticate", authz: "authorize" };
@@ -18,8 +18,8 @@ const GO_SYMBOL: Record<Kind, string> = { authn: "Authn", authz: "Authz" };
 /** A factory may connect somewhere: it gets at least this long, at start. */
 const MIN_FACTORY_MS = 30_000;
 
-function configError(cfg: PluginConfig, deps: BackendDeps, message: string): ConfigError {
-  return new ConfigError([{ ...deps.config.where([cfg.key, "plugin_path"]), message }]);
+function configError(cfg: PluginConfig, services: BackendServices, message: string): ConfigError {
+  return new ConfigError([{ ...services.where([cfg.key, "plugin_path"]), message }]);
 }
 
 function isClass(f: Function): boolean {
@@ -38,12 +38,12 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Prom
  * or a factory called with the context. Every failure is a config problem at
  * `plugin_path`, so `regauth check` reports it.
  */
-async function instantiate<B extends object>(kind: Kind, cfg: PluginConfig, deps: BackendDeps, log: Logger): Promise<B> {
+async function instantiate<B extends object>(kind: Kind, cfg: PluginConfig, services: BackendServices, log: Logger): Promise<B> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(cfg.pluginPath).href)) as Record<string, unknown>;
   } catch (e) {
-    throw configError(cfg, deps, `cannot load ${cfg.written}: ${(e as Error)?.message ?? String(e)}`);
+    throw configError(cfg, services, `cannot load ${cfg.written}: ${(e as Error)?.message ?? String(e)}`);
   }
   const method = METHOD[kind];
   const sym = GO_SYMBOL[kind];
@@ -52,11 +52,11 @@ async function instantiate<B extends object>(kind: Kind, cfg: PluginConfig, deps
   const usable = (x: unknown) => typeof x === "function" || (x !== null && typeof x === "object" && typeof (x as Record<string, unknown>)[method] === "function");
   const exported = candidates.find(usable);
   const expected = `export default an object with ${method}() (or a function (ctx) => such an object) — see examples/plugins/`;
-  if (exported === undefined) throw configError(cfg, deps, `${cfg.written} exports no ${kind === "authn" ? "authenticator" : "authorizer"}: ${expected}`);
+  if (exported === undefined) throw configError(cfg, services, `${cfg.written} exports no ${kind === "authn" ? "authenticator" : "authorizer"}: ${expected}`);
   let backend: unknown = exported;
   if (typeof exported === "function") {
-    if (isClass(exported)) throw configError(cfg, deps, `${cfg.written} exports a class; ${expected}, e.g. \`export default (ctx) => new MyPlugin(ctx.options)\``);
-    const ctx: PluginContext = Object.freeze({ options: cfg.options, log, pluginPath: cfg.pluginPath, configFile: deps.config.file });
+    if (isClass(exported)) throw configError(cfg, services, `${cfg.written} exports a class; ${expected}, e.g. \`export default (ctx) => new MyPlugin(ctx.options)\``);
+    const ctx: PluginContext = Object.freeze({ options: cfg.options, log, pluginPath: cfg.pluginPath, configFile: services.configFile });
     const ms = Math.max(cfg.timeoutMs, MIN_FACTORY_MS);
     try {
       backend = await withTimeout(
@@ -65,9 +65,9 @@ async function instantiate<B extends object>(kind: Kind, cfg: PluginConfig, deps
         () => new Error(`it did not finish within ${formatSeconds(ms)}`),
       );
     } catch (e) {
-      throw configError(cfg, deps, `${cfg.written}: the plugin's factory failed: ${(e as Error)?.message ?? String(e)}`);
+      throw configError(cfg, services, `${cfg.written}: the plugin's factory failed: ${(e as Error)?.message ?? String(e)}`);
     }
-    if (!usable(backend) || typeof backend === "function") throw configError(cfg, deps, `${cfg.written}: the plugin's factory returned no object with ${method}()`);
+    if (!usable(backend) || typeof backend === "function") throw configError(cfg, services, `${cfg.written}: the plugin's factory returned no object with ${method}()`);
   }
   return backend as B;
 }
@@ -210,18 +210,18 @@ class PluginAuthorizer extends GuardedPlugin<Authorizer> implements Authorizer {
   }
 }
 
-export async function createPluginAuthenticator(cfg: PluginConfig, deps: BackendDeps): Promise<Authenticator> {
-  const log = deps.log.child({ backend: cfg.key });
-  const inner = await instantiate<Authenticator>("authn", cfg, deps, log);
-  const a = new PluginAuthenticator(inner, cfg, deps.log);
-  deps.log.info({ backend: cfg.key, plugin: cfg.pluginPath, name: a.name }, "plugin authenticator");
+export async function createPluginAuthenticator(cfg: PluginConfig, services: BackendServices): Promise<Authenticator> {
+  const log = services.log.child({ backend: cfg.key });
+  const inner = await instantiate<Authenticator>("authn", cfg, services, log);
+  const a = new PluginAuthenticator(inner, cfg, services.log);
+  services.log.info({ backend: cfg.key, plugin: cfg.pluginPath, name: a.name }, "plugin authenticator");
   return a;
 }
 
-export async function createPluginAuthorizer(cfg: PluginConfig, deps: BackendDeps): Promise<Authorizer> {
-  const log = deps.log.child({ backend: cfg.key });
-  const inner = await instantiate<Authorizer>("authz", cfg, deps, log);
-  const a = new PluginAuthorizer(inner, cfg, deps.log);
-  deps.log.info({ backend: cfg.key, plugin: cfg.pluginPath, name: a.name }, "plugin authorizer");
+export async function createPluginAuthorizer(cfg: PluginConfig, services: BackendServices): Promise<Authorizer> {
+  const log = services.log.child({ backend: cfg.key });
+  const inner = await instantiate<Authorizer>("authz", cfg, services, log);
+  const a = new PluginAuthorizer(inner, cfg, services.log);
+  services.log.info({ backend: cfg.key, plugin: cfg.pluginPath, name: a.name }, "plugin authorizer");
   return a;
 }

@@ -1,16 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { ResultCodeError, type Entry } from "ldapts";
-import type { BackendDeps } from "../backends.js";
-import type { LdapAuthConfig } from "../config/sections/ldap-auth.js";
-import { SECTIONS } from "../config/sections/index.js";
-import type { Labels } from "../config/types.js";
-import { BackendError } from "../errors.js";
-import type { Logger } from "../log.js";
-import { Secret } from "../secret.js";
-import type { Authenticator, AuthnResult } from "./authenticator.js";
-import { bcryptCost, hashPassword, verifyPassword } from "./bcrypt.js";
-import { cnFromDn, escapeDnValue, escapeFilterValue, fillTemplate } from "./ldap-escape.js";
-import { ConnectionGoneError, LdapPool, LdapUnreachableError, PoolExhaustedError, type LdapConnection } from "./ldap-pool.js";
+import type { BackendHealth, BackendServices } from "../backend.js";
+import type { LdapAuthConfig } from "./section.js";
+import type { Labels } from "../../config/types.js";
+import { BackendError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import { Secret } from "../../secret.js";
+import type { Authenticator, AuthnResult } from "../../authn/authenticator.js";
+import { verifyPassword } from "../../authn/bcrypt.js";
+import { cnFromDn, escapeDnValue, escapeFilterValue, fillTemplate } from "./escape.js";
+import { ConnectionGoneError, LdapPool, LdapUnreachableError, PoolExhaustedError, type LdapConnection } from "./pool.js";
 
 const PUBLIC = { publicMessage: "LDAP: the directory cannot be used right now; try again later" };
 const BACKEND = "LDAP";
@@ -267,6 +266,24 @@ export class LdapAuthenticator implements Authenticator {
     return labels;
   }
 
+  /**
+   * Readiness: a connection to one of the servers and, when the search account is used, its
+   * bind. What a login would need before it reaches the user's own bind.
+   */
+  async health(): Promise<BackendHealth> {
+    let conn: LdapConnection | undefined;
+    try {
+      conn = await this.#pool.acquire((c) => c.boundAs === this.#c.bindDn);
+      if (!this.#c.initialBindAsUser) await this.#ensureServiceBind(conn);
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, detail: this.#backendError(e).message };
+    } finally {
+      if (conn?.broken) this.#pool.destroy(conn);
+      else if (conn) this.#pool.release(conn);
+    }
+  }
+
   async #attempt(user: string, password: Secret, progress: { userBindSent: boolean }): Promise<Outcome> {
     const held: LdapConnection[] = [];
     const take = async (prefer?: (c: LdapConnection) => boolean) => {
@@ -352,20 +369,12 @@ export class LdapAuthenticator implements Authenticator {
 }
 
 /**
- * The ldap_auth backend for src/backends.ts. It looks at the rest of the config for two
- * things: whether an authentication method comes after LDAP (then an unknown user is passed
- * on), and the bcrypt cost other methods use (to make LDAP's refusals cost the same).
+ * LDAP's refusals (a failed bind, no such entry) are fast; where another method checks
+ * bcrypt hashes, or an unknown user goes on to a later method, they spend the same
+ * bcrypt time so that nobody learns from the timing which method knows a user.
  */
-export async function createLdapAuthenticator(config: LdapAuthConfig, deps: BackendDeps): Promise<LdapAuthenticator> {
-  const authn = SECTIONS.filter((s) => s.provides === "authn").map((s) => s.key);
-  const laterMethods = authn.slice(authn.indexOf("ldap_auth") + 1).some((k) => deps.config.sections.has(k));
-  const hashes = [...(deps.config.users?.values() ?? [])].flatMap((u) => (u.passwordHash ? [u.passwordHash] : []));
-  let dummyHash: string | undefined;
-  if (hashes.length || laterMethods) {
-    const counts = new Map<number, number>();
-    for (const h of hashes) counts.set(bcryptCost(h), (counts.get(bcryptCost(h)) ?? 0) + 1);
-    const cost = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 10;
-    dummyHash = await hashPassword(`ldap-refused-${Math.random()}`, cost);
-  }
-  return new LdapAuthenticator(config, { log: deps.log, laterMethods, dummyHash });
+export async function createLdapAuthenticator(config: LdapAuthConfig, services: BackendServices): Promise<LdapAuthenticator> {
+  const { laterMethods, refusal } = services;
+  const dummyHash = refusal.bcryptInUse || laterMethods ? await refusal.dummyHash() : undefined;
+  return new LdapAuthenticator(config, { log: services.log, laterMethods, dummyHash });
 }

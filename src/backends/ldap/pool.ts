@@ -1,8 +1,8 @@
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { Client } from "ldapts";
-import type { LdapServerAddress } from "../config/sections/ldap-auth.js";
-import type { Logger } from "../log.js";
+import type { LdapServerAddress } from "./section.js";
+import type { Logger } from "../../log.js";
 
 /** A pooled connection was found closed before anything was sent on it: safe to retry elsewhere. */
 export class ConnectionGoneError extends Error {

@@ -1,26 +1,18 @@
-import type { BackendDeps } from "../backends.js";
-import type { ExtAuthzConfig } from "../config/sections/ext.js";
-import { BackendError } from "../errors.js";
-import { programEnv } from "../exec/command.js";
-import { decodeOutput, excerpt, logStderr } from "../exec/report.js";
-import { ProgramFailure, ProgramRunner, type ProgramResult } from "../exec/run-program.js";
-import type { Logger } from "../log.js";
-import type { Authorizer, AuthzRequest, AuthzResult } from "./authorizer.js";
+import type { BackendServices } from "../backend.js";
+import type { ExtAuthzConfig } from "./section.js";
+import { BackendError } from "../../errors.js";
+import { programEnv } from "../../exec/command.js";
+import { decodeOutput, excerpt, logStderr } from "../../exec/report.js";
+import { ProgramFailure, ProgramRunner, type ProgramResult } from "../../exec/run-program.js";
+import type { Logger } from "../../log.js";
+import type { Authorizer, AuthzRequest, AuthzResult } from "../../authz/authorizer.js";
 
 const BACKEND = "ext_authz";
 
 export const EXT_AUTHZ_ALLOWED = 0;
 export const EXT_AUTHZ_DENIED = 1;
 
-/**
- * What a backend that names actions may grant: only what was requested. A listed
- * `*` grants everything requested (as `actions: ["*"]` does in the ACL).
- */
-export function grantedSubset(requested: readonly string[], listed: readonly string[]): string[] {
-  if (listed.includes("*")) return [...requested];
-  const set = new Set(listed);
-  return requested.filter((a) => set.has(a));
-}
+import { grantedSubset } from "../../authz/granted-subset.js";
 
 /**
  * The request as docker_auth's ext_authz writes it to stdin: Go's JSON of
@@ -121,7 +113,7 @@ export class ExtAuthorizer implements Authorizer {
   }
 }
 
-export async function createExtAuthorizer(cfg: ExtAuthzConfig, deps: BackendDeps): Promise<Authorizer> {
-  deps.log.info({ backend: BACKEND, command: cfg.path, args: cfg.args, timeout_ms: cfg.timeoutMs, env: cfg.env.map((e) => e.name) }, "external authorizer");
-  return new ExtAuthorizer(cfg, deps.log);
+export async function createExtAuthorizer(cfg: ExtAuthzConfig, services: BackendServices): Promise<Authorizer> {
+  services.log.info({ backend: BACKEND, command: cfg.path, args: cfg.args, timeout_ms: cfg.timeoutMs, env: cfg.env.map((e) => e.name) }, "external authorizer");
+  return new ExtAuthorizer(cfg, services.log);
 }

@@ -1,7 +1,7 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { checkInterpreter, parseEnvEntry, programEnv, resolveCommand, type EnvEntry } from "../../exec/command.js";
-import type { SectionContext, SectionDef } from "../section.js";
-import { PlainScalar } from "../yaml-source.js";
+import { optNumber, optText, optTextList } from "../../config/fields.js";
+import type { SectionContext } from "../../config/section.js";
 
 /** What ext_auth and ext_authz share: the program and how it is run. */
 export interface ExtProgramConfig {
@@ -30,18 +30,6 @@ export interface ExtAuthzConfig extends ExtProgramConfig {}
 export const DEFAULT_TIMEOUT_SECONDS = 5;
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 
-// Local readers (importing ../schema.js from a section would be an import cycle):
-// a plain YAML scalar is its text where a string is wanted, as yaml.v2 reads it.
-const asText = (v: unknown) => (v instanceof PlainScalar ? v.text : v);
-const text = z.preprocess(asText, z.string());
-export const optText = z.preprocess((v) => (v === null ? undefined : asText(v)), z.string().optional());
-// A plain YAML scalar that reads as a number (`timeout_seconds: 2.5`) is that number.
-export const optNumber = z.preprocess(
-  (v) => (v === null ? undefined : v instanceof PlainScalar ? (typeof v.value === "bigint" ? Number(v.value) : v.value) : v),
-  z.number().optional(),
-);
-const optTextList = z.preprocess((v) => (v === null ? undefined : v), z.array(text).optional());
-
 const programShape = {
   command: optText,
   args: optTextList,
@@ -61,10 +49,10 @@ export const extAuthShape = {
 
 export const extAuthzShape = programShape;
 
-type RawProgram = z.infer<z.ZodObject<typeof programShape>>;
-type RawExtAuth = z.infer<z.ZodObject<typeof extAuthShape>>;
+export type RawProgram = z.infer<z.ZodObject<typeof programShape>>;
+export type RawExtAuth = z.infer<z.ZodObject<typeof extAuthShape>>;
 
-async function buildProgram(key: string, raw: RawProgram, ctx: SectionContext): Promise<ExtProgramConfig> {
+export async function buildProgram(key: string, raw: RawProgram, ctx: SectionContext): Promise<ExtProgramConfig> {
   const at = (...p: (string | number)[]) => [key, ...p];
   const env: EnvEntry[] = [];
   (raw.env ?? []).forEach((written, i) => {
@@ -104,26 +92,12 @@ async function buildProgram(key: string, raw: RawProgram, ctx: SectionContext): 
   return { command: raw.command ?? "", path, args: raw.args ?? [], timeoutMs: Math.round(timeoutSeconds * 1000), maxOutputBytes, env };
 }
 
-export const extAuthSection: SectionDef<RawExtAuth, ExtAuthConfig> = {
-  key: "ext_auth",
-  implemented: true,
-  provides: "authn",
-  shape: extAuthShape,
-  async build(raw, ctx) {
-    const program = await buildProgram("ext_auth", raw, ctx);
-    let cacheTtlMs = 0;
-    if (raw.cache_ttl_seconds !== undefined) {
-      if (!(raw.cache_ttl_seconds >= 0) || raw.cache_ttl_seconds > 3600) ctx.add(["ext_auth", "cache_ttl_seconds"], "must be 0 (off) to 3600 seconds");
-      else cacheTtlMs = Math.round(raw.cache_ttl_seconds * 1000);
-    }
-    return { ...program, cacheTtlMs };
-  },
-};
-
-export const extAuthzSection: SectionDef<RawProgram, ExtAuthzConfig> = {
-  key: "ext_authz",
-  implemented: true,
-  provides: "authz",
-  shape: extAuthzShape,
-  build: (raw, ctx) => buildProgram("ext_authz", raw, ctx),
-};
+export async function buildExtAuth(raw: RawExtAuth, ctx: SectionContext): Promise<ExtAuthConfig> {
+  const program = await buildProgram("ext_auth", raw, ctx);
+  let cacheTtlMs = 0;
+  if (raw.cache_ttl_seconds !== undefined) {
+    if (!(raw.cache_ttl_seconds >= 0) || raw.cache_ttl_seconds > 3600) ctx.add(["ext_auth", "cache_ttl_seconds"], "must be 0 (off) to 3600 seconds");
+    else cacheTtlMs = Math.round(raw.cache_ttl_seconds * 1000);
+  }
+  return { ...program, cacheTtlMs };
+}

@@ -4,9 +4,9 @@ import { isIP } from "node:net";
 import { FilterParser } from "ldapts";
 import { z } from "zod";
 import { Secret } from "../../secret.js";
-import type { SectionContext, SectionDef } from "../section.js";
-import { nearest } from "../suggest.js";
-import { PlainScalar } from "../yaml-source.js";
+import type { SectionContext } from "../../config/section.js";
+import { nearest } from "../../config/suggest.js";
+import { nullIsAbsent, optBool, optDuration, optInt, optMapping, optText, optTextList as textList } from "../../config/fields.js";
 
 // ---------------------------------------------------------------------------
 // The typed config the LDAP backend gets.
@@ -71,17 +71,7 @@ export interface LdapAuthConfig {
 }
 
 // ---------------------------------------------------------------------------
-// Schema. (The scalar helpers mirror schema.ts's; importing them would be an import cycle.)
-
-const asText = (v: unknown) => (v instanceof PlainScalar ? v.text : v);
-const asValue = (v: unknown) => (v instanceof PlainScalar ? (typeof v.value === "bigint" ? Number(v.value) : v.value instanceof Date ? v.text : v.value) : v);
-const nullIsAbsent = (f: (v: unknown) => unknown) => (v: unknown) => (v === null ? undefined : f(v));
-const optText = z.preprocess(nullIsAbsent(asText), z.string().optional());
-const optBool = z.preprocess(nullIsAbsent(asValue), z.boolean().optional());
-const optInt = z.preprocess(nullIsAbsent(asValue), z.number().int().optional());
-/** A Go duration ("10s", "1m30s", "500ms"); kept as written and checked in build(). */
-const optDuration = z.preprocess(nullIsAbsent((v) => (v instanceof PlainScalar ? (typeof v.value === "number" || typeof v.value === "bigint" ? Number(v.value) : v.text) : v)), z.union([z.string(), z.number()]).optional());
-const textList = z.preprocess(nullIsAbsent((v) => v), z.array(z.preprocess(asText, z.string())).optional());
+// Schema.
 
 export const ldapLabelShape = {
   attribute: optText,
@@ -108,12 +98,12 @@ export const ldapAuthShape = {
   filter: optText,
   bind_dn: optText,
   bind_password_file: optText,
-  labels: z.preprocess(nullIsAbsent((v) => v), z.record(z.string(), z.preprocess(nullIsAbsent((v) => v), z.strictObject(ldapLabelShape).optional())).optional()),
+  labels: z.preprocess(nullIsAbsent(), z.record(z.string(), optMapping(ldapLabelShape)).optional()),
   initial_bind_as_user: optBool,
   // regauth additions
   bind_password_env: optText,
   failover_addrs: textList,
-  group_search: z.preprocess(nullIsAbsent((v) => v), z.strictObject(ldapGroupSearchShape).optional()),
+  group_search: optMapping(ldapGroupSearchShape),
   pool_size: optInt,
   connect_timeout: optDuration,
   timeout: optDuration,
@@ -248,7 +238,7 @@ async function readCa(ctx: SectionContext, file: string): Promise<string | undef
   return good.join("\n") + "\n";
 }
 
-async function build(raw: RawLdapAuth, ctx: SectionContext): Promise<LdapAuthConfig> {
+export async function buildLdapAuth(raw: RawLdapAuth, ctx: SectionContext): Promise<LdapAuthConfig> {
   const at = (...k: (string | number)[]) => ["ldap_auth", ...k];
   const servers: LdapServerAddress[] = [];
   const tlsValid = raw.tls === undefined || tlsModeFor(raw.tls, 389) !== undefined;
@@ -354,12 +344,3 @@ function where(ctx: SectionContext, path: (string | number)[]): string {
   const w = ctx.where(path);
   return w.line !== undefined ? `${w.file}:${w.line}: ` : `${w.file}: `;
 }
-
-export const ldapAuthSection: SectionDef<RawLdapAuth, LdapAuthConfig> = {
-  key: "ldap_auth",
-  implemented: true,
-  provides: "authn",
-  shape: ldapAuthShape,
-  nestedShapes: { "labels.*": ldapLabelShape, group_search: ldapGroupSearchShape },
-  build,
-};

@@ -1,14 +1,14 @@
-import type { BackendDeps } from "../backends.js";
-import type { ExtAuthConfig } from "../config/sections/ext.js";
-import type { Labels } from "../config/types.js";
-import { BackendError } from "../errors.js";
-import { CredentialKeys, SingleFlight, TtlCache } from "../cache/ttl-cache.js";
-import { programEnv } from "../exec/command.js";
-import { decodeOutput, excerpt, logStderr } from "../exec/report.js";
-import { ProgramFailure, ProgramRunner, type ProgramResult } from "../exec/run-program.js";
-import type { Logger } from "../log.js";
-import type { Secret } from "../secret.js";
-import type { Authenticator, AuthnResult } from "./authenticator.js";
+import type { BackendServices } from "../backend.js";
+import type { ExtAuthConfig } from "./section.js";
+import type { Labels } from "../../config/types.js";
+import { BackendError } from "../../errors.js";
+import { CredentialKeys, SingleFlight, TtlCache } from "../../cache/ttl-cache.js";
+import { programEnv } from "../../exec/command.js";
+import { decodeOutput, excerpt, logStderr } from "../../exec/report.js";
+import { ProgramFailure, ProgramRunner, type ProgramResult } from "../../exec/run-program.js";
+import type { Logger } from "../../log.js";
+import type { Secret } from "../../secret.js";
+import type { Authenticator, AuthnResult } from "../../authn/authenticator.js";
 
 const BACKEND = "ext_auth";
 
@@ -153,7 +153,7 @@ export class ExtAuthenticator implements Authenticator {
   }
 }
 
-export async function createExtAuthenticator(cfg: ExtAuthConfig, deps: BackendDeps): Promise<Authenticator> {
-  deps.log.info({ backend: BACKEND, command: cfg.path, args: cfg.args, timeout_ms: cfg.timeoutMs, cache_ttl_ms: cfg.cacheTtlMs, env: cfg.env.map((e) => e.name) }, "external authenticator");
-  return new ExtAuthenticator(cfg, deps.log, deps.config.credentialCache.maxEntries);
+export async function createExtAuthenticator(cfg: ExtAuthConfig, services: BackendServices): Promise<Authenticator> {
+  services.log.info({ backend: BACKEND, command: cfg.path, args: cfg.args, timeout_ms: cfg.timeoutMs, cache_ttl_ms: cfg.cacheTtlMs, env: cfg.env.map((e) => e.name) }, "external authenticator");
+  return new ExtAuthenticator(cfg, services.log, services.maxCacheEntries);
 }
