@@ -59,6 +59,8 @@ let requestIds = 0;
  * stops the old configuration only after the requests it started have finished.
  */
 export function createHandler(getApp: () => App, log: Logger, events: EventSink, closing: () => boolean = () => false) {
+  /** Whether each backend's last readiness answer was ok: a change is logged once, not every probe. */
+  const lastReady = new Map<string, boolean>();
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const app = getApp();
     app.inFlight.enter();
@@ -91,6 +93,9 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
         case "/healthz":
           allow(req, path, ["GET", "HEAD"]);
           return sendJson(res, 200, { status: "ok" });
+        case "/readyz":
+          allow(req, path, ["GET", "HEAD"]);
+          return await ready(res, app);
         case "/.well-known/jwks.json":
         case "/jwks":
           allow(req, path, ["GET", "HEAD"]);
@@ -98,8 +103,12 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
         case "/":
           allow(req, path, ["GET", "HEAD"]);
           return sendJson(res, 200, { name: "regauth", issuer: cfg.token.issuer, token_endpoint: `${prefix}/auth` });
-        default:
-          throw new NotFoundError(path.slice(0, 200));
+        default: {
+          const r = sub === undefined ? undefined : app.routes.get(sub);
+          if (!r) throw new NotFoundError(path.slice(0, 200));
+          allow(req, path, [...r.methods]);
+          return await r.handle(req, res, query);
+        }
       }
     } catch (e) {
       if (e instanceof ClientGoneError) return void log.debug({ path: rawUrl.split("?")[0]!.slice(0, 200) }, "client went away mid-request");
@@ -107,6 +116,25 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       if (!(e instanceof RegauthError)) log.error({ err: e, path: rawUrl.split("?")[0] }, "unexpected error");
       if (!res.headersSent) sendError(res, publicError(err), cfg.token.issuer);
     }
+  }
+
+  /**
+   * Readiness for load balancers and Kubernetes: 503 while a backend cannot serve. The
+   * client sees which backend, not why (the reason can map the network); the log has why.
+   */
+  async function ready(res: ServerResponse, app: App): Promise<void> {
+    const health = await app.health();
+    const backends: Record<string, { ok: boolean }> = {};
+    for (const [key, h] of health) {
+      backends[key] = { ok: h.ok };
+      if (lastReady.get(key) !== h.ok) {
+        if (h.ok) log.info({ event: "backend_ready", backend: key }, "backend ready");
+        else log.warn({ event: "backend_not_ready", backend: key, detail: h.detail }, "backend not ready");
+        lastReady.set(key, h.ok);
+      }
+    }
+    const ok = [...health.values()].every((h) => h.ok);
+    sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready", backends });
   }
 
   function allow(req: IncomingMessage, path: string, methods: string[]): void {

@@ -10,7 +10,7 @@ import { hashPassword } from "../../src/authn/bcrypt.js";
 import { parseConfig } from "../../src/config/load.js";
 import { SharedResources } from "../../src/runtime/shared-resources.js";
 import { PEOPLE, READER_DN, READER_PW, skipWithoutSlapd, startSlapd, type RunningSlapd } from "../helpers/slapd.js";
-import { writeKeyPair } from "../helpers/regauth.js";
+import { startRegauth, writeKeyPair } from "../helpers/regauth.js";
 
 let dir: string;
 let keys: { cert: string; key: string };
@@ -126,5 +126,32 @@ describe("backend health", async () => {
     const h = await a.health();
     assert.equal(h.get("ext_auth")!.ok, false);
     assert.match(h.get("ext_authz")!.detail!, /gone\.sh cannot be run: ENOENT/);
+  });
+});
+
+describe("GET /readyz", () => {
+  test("200 while every backend is healthy, 503 naming the backend (not the reason) when one is not; the log has the reason once", async () => {
+    const p = join(dir, "ready.sh");
+    await writeFile(p, "#!/bin/sh\nexit 0\n");
+    await chmod(p, 0o755);
+    const srv = await startRegauth(`${head().replace('"127.0.0.1:0"', '"127.0.0.1:{{PORT}}", workers: 1')}ext_auth: {command: "${p}"}\n`);
+    try {
+      const first = await fetch(`${srv.url}/readyz`);
+      assert.equal(first.status, 200, srv.stdout() + srv.stderr());
+      assert.deepEqual(await first.json(), { status: "ready", backends: { ext_auth: { ok: true } } });
+      await rm(p);
+      for (let i = 0; i < 2; i++) {
+        const r = await fetch(`${srv.url}/readyz`);
+        assert.equal(r.status, 503);
+        const body = await r.text();
+        assert.deepEqual(JSON.parse(body), { status: "not ready", backends: { ext_auth: { ok: false } } });
+        assert.doesNotMatch(body, /ready\.sh/);
+      }
+      assert.equal(srv.stdout().split("\n").filter((l) => l.includes('"backend_not_ready"')).length, 1, srv.stdout());
+      assert.match(srv.stdout(), /ready\.sh cannot be run: ENOENT/);
+      assert.equal((await fetch(`${srv.url}/readyz`, { method: "POST" })).status, 405);
+    } finally {
+      await srv.stop();
+    }
   });
 });
