@@ -26,6 +26,9 @@ export interface SignedToken {
 /** Tolerance for clocks of replicas and registries that run slightly ahead, as docker_auth uses. */
 const NOT_BEFORE_SKEW = 10;
 
+/** At most this many tokens are kept for reuse within one second (each a few kB with its x5c header). */
+export const REUSE_LIMIT = 1000;
+
 const DIGEST: Record<SigningAlgorithm, string> = { RS256: "sha256", ES256: "sha256", ES384: "sha384", ES512: "sha512" };
 
 /**
@@ -46,29 +49,49 @@ export class TokenSigner {
     this.#key = key.alg === "RS256" ? key.privateKey : { key: key.privateKey, dsaEncoding: "ieee-p1363" };
   }
 
+  /** Tokens signed in the current second, by claims: identical grants within one second share one token. */
+  #second = -1;
+  #recent = new Map<string, SignedToken>();
+
+  /** Tokens kept for reuse right now (at most REUSE_LIMIT). */
+  get reusable(): number {
+    return this.#recent.size;
+  }
+
   /**
    * A registry token (docs/spec/auth/jwt.md): `aud` a string, integer times, a random
    * `jti`, `access` with sorted actions.
+   *
+   * A token asked for again within the same second with the same claims is the one already
+   * signed: its `iat`, `nbf` and `exp` would be the same, and the registry does not check
+   * `jti` for uniqueness (it is random, not a ledger). Signing is most of a request's cost,
+   * so a burst of identical pulls (a CI fleet, a cluster rolling out) signs once per second.
    */
   sign(claims: TokenClaims, now = Date.now()): SignedToken {
     const iat = Math.floor(now / 1000);
-    const payload = {
-      iss: claims.issuer,
-      sub: claims.subject,
-      aud: claims.audience,
-      exp: iat + claims.lifetimeSeconds,
-      nbf: iat - NOT_BEFORE_SKEW,
-      iat,
-      jti: randomBytes(16).toString("base64url"),
-      access: claims.access.map((a) => ({
+    const accessJson = JSON.stringify(
+      claims.access.map((a) => ({
         type: a.type,
         ...(a.class ? { class: a.class } : {}),
         name: a.name,
         actions: [...a.actions].sort(),
       })),
-    };
-    const input = `${this.#headerB64}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
+    );
+    const head = `{"iss":${JSON.stringify(claims.issuer)},"sub":${JSON.stringify(claims.subject)},"aud":${JSON.stringify(claims.audience)},"exp":${iat + claims.lifetimeSeconds},"nbf":${iat - NOT_BEFORE_SKEW},"iat":${iat}`;
+    const reuseKey = `${head}|${accessJson}`;
+    if (iat !== this.#second) {
+      this.#second = iat;
+      this.#recent = new Map();
+    } else {
+      const again = this.#recent.get(reuseKey);
+      if (again) return again;
+    }
+    const payload = `${head},"jti":"${randomBytes(16).toString("base64url")}","access":${accessJson}}`;
+    const input = `${this.#headerB64}.${Buffer.from(payload).toString("base64url")}`;
     const signature = cryptoSign(this.#digest, Buffer.from(input), this.#key).toString("base64url");
-    return { token: `${input}.${signature}`, issuedAt: new Date(iat * 1000), expiresIn: claims.lifetimeSeconds };
+    const signed = { token: `${input}.${signature}`, issuedAt: new Date(iat * 1000), expiresIn: claims.lifetimeSeconds };
+    // Bounded whatever clients send: past the limit, tokens are signed but not kept.
+    if (this.#recent.size < REUSE_LIMIT) this.#recent.set(reuseKey, signed);
+    return signed;
   }
 }

@@ -1,0 +1,72 @@
+// One token for identical grants within the same second: shared only when every claim but
+// jti would be the same, bounded in memory whatever clients ask for.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { REUSE_LIMIT, TokenSigner, type TokenClaims } from "../../src/token/sign.js";
+import { loadSigningKey } from "../../src/token/signing-key.js";
+import { decodeJwt, writeKeyPair } from "../helpers/regauth.js";
+
+let dir: string;
+let signer: TokenSigner;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "regauth-reuse-"));
+  const k = await writeKeyPair(dir, "r", "ec");
+  signer = new TokenSigner(await loadSigningKey(k.cert, k.key, false));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const claims = (o: Partial<TokenClaims> = {}): TokenClaims => ({
+  issuer: "iss",
+  subject: "alice",
+  audience: "registry",
+  lifetimeSeconds: 300,
+  access: [{ type: "repository", name: "a/b", actions: ["push", "pull"] }],
+  ...o,
+});
+const T = 1_800_000_000_000;
+
+describe("token reuse", () => {
+  test("identical claims within one second get the same token; the payload is what it was", () => {
+    const a = signer.sign(claims(), T + 10);
+    const b = signer.sign(claims(), T + 990);
+    assert.equal(b.token, a.token);
+    const p = decodeJwt(a.token).payload;
+    assert.deepEqual(Object.keys(p), ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "access"]);
+    assert.deepEqual(p.access, [{ type: "repository", name: "a/b", actions: ["pull", "push"] }]);
+    assert.equal(p.iat, T / 1000);
+    assert.equal(p.exp, T / 1000 + 300);
+  });
+
+  test("a new second, or any other claim, gets its own token", () => {
+    const base = signer.sign(claims(), T);
+    const others = [
+      signer.sign(claims(), T + 1000),
+      signer.sign(claims({ subject: "bob" }), T),
+      signer.sign(claims({ audience: "other" }), T),
+      signer.sign(claims({ issuer: "iss2" }), T),
+      signer.sign(claims({ lifetimeSeconds: 301 }), T),
+      signer.sign(claims({ access: [{ type: "repository", name: "a/b", actions: ["pull"] }] }), T),
+      signer.sign(claims({ access: [{ type: "repository", name: "a/c", actions: ["push", "pull"] }] }), T),
+      signer.sign(claims({ access: [{ type: "repository", class: "plugin", name: "a/b", actions: ["push", "pull"] }] }), T),
+    ];
+    const tokens = new Set([base.token, ...others.map((o) => o.token)]);
+    assert.equal(tokens.size, others.length + 1);
+    const jtis = new Set([base, ...others].map((t) => decodeJwt(t.token).payload.jti));
+    assert.equal(jtis.size, others.length + 1);
+  });
+
+  test("no more than REUSE_LIMIT tokens are kept, however many distinct grants arrive in a second", () => {
+    const t = T + 5000;
+    for (let i = 0; i < REUSE_LIMIT * 3; i++) signer.sign(claims({ subject: `u${i}` }), t);
+    assert.equal(signer.reusable, REUSE_LIMIT);
+    // Past the limit a grant is still signed correctly, just not kept.
+    const late = signer.sign(claims({ subject: "late" }), t);
+    assert.equal(decodeJwt(late.token).payload.sub, "late");
+    assert.notEqual(signer.sign(claims({ subject: "late" }), t).token, late.token);
+    signer.sign(claims(), t + 1000);
+    assert.equal(signer.reusable, 1, "the next second starts empty");
+  });
+});
