@@ -98,6 +98,9 @@ export async function mainCases(): Promise<Case[]> {
   return [
     { ...common, id: "anon-es256", name: "anonymous pull, ES256", keyType: "ec", users: anonUsers, acl: anonAcl, path: pull },
     { ...common, id: "anon-rs256", name: "anonymous pull, RS256", keyType: "rsa", users: anonUsers, acl: anonAcl, path: pull },
+    // Every request a different repository: no two grants alike, so no token is reused within a second.
+    { ...common, id: "distinct-es256", name: "anonymous pull, distinct repos, ES256", keyType: "ec", users: anonUsers, acl: anonAcl, path: pull.replace("public/app", "public/app{n}") },
+    { ...common, id: "distinct-rs256", name: "anonymous pull, distinct repos, RS256", keyType: "rsa", users: anonUsers, acl: anonAcl, path: pull.replace("public/app", "public/app{n}") },
     { ...user, id: "bcrypt-cached", name: "bcrypt-10 user, cache on, ES256", acl: userAcl },
     { ...user, id: "bcrypt-uncached", name: "bcrypt-10 user, cache off, ES256", acl: userAcl, extra: off },
     { ...user, id: "acl-1000", name: "push vs 1,000-entry ACL, ES256", acl: bigAcl(1000) },
@@ -165,7 +168,7 @@ export async function runCase(c: Case, t: Target, gen: Generator, dir: string): 
   if (!started.ok) return started;
   const server = started.server;
   try {
-    const sample = await once(port, c.path, c.auth);
+    const sample = await once(port, c.path.replace("{n}", "0"), c.auth);
     const loads = (seconds: number) => {
       const main = runLoad(gen, { port, path: c.path, auth: c.auth, connections: c.connections, seconds, expect: c.expect }, t.loadCpus, dir);
       const probe = c.probe && runLoad(gen, { port, path: c.probe.path, auth: c.probe.auth, connections: c.probe.connections, seconds, expect: 200 }, t.loadCpus, dir);

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 
 export interface LoadSpec {
   port: number;
+  /** `{n}` in the path is replaced by a counter: every request then asks for a different grant. */
   path: string;
   /** The Authorization header, if any. */
   auth?: string;
@@ -55,7 +56,11 @@ wrk.path = ${JSON.stringify(s.path)}
 ${s.auth ? `wrk.headers["Authorization"] = ${JSON.stringify(s.auth)}` : ""}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) good = 0; other = 0 end
+function init(args) good = 0; other = 0; n = 0 end
+${s.path.includes("{n}") ? `function request()
+  n = n + 1
+  return wrk.format(nil, (string.gsub(wrk.path, "{n}", tostring(n))))
+end` : ""}
 function response(status, headers, body)
   if status == ${s.expect} then good = good + 1 else other = other + 1 end
 end
@@ -126,7 +131,9 @@ export async function runLoad(gen: Generator, spec: LoadSpec, cpus: string | und
 
 /** The node generator: `connections` sockets, each sending its next request when the last response is complete. */
 async function nodeWorker(s: LoadSpec): Promise<void> {
-  const request = Buffer.from(`GET ${s.path} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${s.auth ? `Authorization: ${s.auth}\r\n` : ""}\r\n`, "latin1");
+  let n = 0;
+  const requestFor = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${s.auth ? `Authorization: ${s.auth}\r\n` : ""}\r\n`, "latin1");
+  const fixed = s.path.includes("{n}") ? undefined : requestFor(s.path);
   const latencies: number[] = [];
   let good = 0;
   let other = 0;
@@ -149,7 +156,7 @@ async function nodeWorker(s: LoadSpec): Promise<void> {
         const send = () => {
           sentAt = performance.now();
           inFlight = true;
-          socket.write(request);
+          socket.write(fixed ?? requestFor(s.path.replace("{n}", String(++n))));
         };
         socket.setNoDelay(true);
         socket.on("connect", send);
