@@ -1,15 +1,17 @@
 import type { ServerResponse } from "node:http";
 import { MethodNotAllowedError, RegauthError } from "../errors.js";
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+const JSON_HEADERS = ["content-type", "application/json; charset=utf-8", "x-content-type-options", "nosniff"] as const;
+
+/** `headers` may override cache-control (the JWKS is public); others are added. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
-    "x-content-type-options": "nosniff",
-    ...headers,
-  });
+  // A flat [name, value, ...] list: Node copies it as is instead of walking an object per response.
+  const list: string[] = [...JSON_HEADERS, "content-length", String(Buffer.byteLength(text))];
+  let cacheControl = "no-store";
+  if (headers) for (const k in headers) if (k === "cache-control") cacheControl = headers[k]!; else list.push(k, headers[k]!);
+  list.push("cache-control", cacheControl);
+  res.writeHead(status, list);
   res.end(text);
 }
 

@@ -69,4 +69,15 @@ describe("token reuse", () => {
     signer.sign(claims(), t + 1000);
     assert.equal(signer.reusable, 1, "the next second starts empty");
   });
+
+  test("every signed token has its own 128-bit jti, across refills of the random pool", () => {
+    const t = T + 9000;
+    const jtis = new Set<string>();
+    for (let i = 0; i < 700; i++) {
+      const jti = decodeJwt(signer.sign(claims({ subject: `j${i}` }), t).token).payload.jti as string;
+      assert.equal(Buffer.from(jti, "base64url").length, 16);
+      jtis.add(jti);
+    }
+    assert.equal(jtis.size, 700);
+  });
 });
