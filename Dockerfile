@@ -6,8 +6,12 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# Scripts are skipped here because `prepare` needs the sources; bcrypt ships prebuilt binaries.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# better-sqlite3 (the embedded token store) has no binary it could fetch: it is compiled here.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++
+# Scripts are skipped here because `prepare` needs the sources; bcrypt ships prebuilt binaries,
+# better-sqlite3 is built against this image's own Node headers (nothing is downloaded).
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ && npm_config_nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")" npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin

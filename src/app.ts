@@ -16,6 +16,8 @@ import { InFlight } from "./runtime/in-flight.js";
 import { fingerprintOf, SharedResources } from "./runtime/shared-resources.js";
 import { KeyLoadError, loadSigningKey, type SigningKey } from "./token/signing-key.js";
 import { TokenSigner } from "./token/sign.js";
+import { openTokenStore } from "./stores/open.js";
+import type { TokenStore } from "./stores/token-store.js";
 
 /** Everything a running server needs, built from one Config; replaced as a whole on reload. */
 export interface App {
@@ -30,10 +32,15 @@ export interface App {
   routes: ReadonlyMap<string, BackendRoute>;
   /** Each configured backend's health, by section key (those that can tell). */
   health(): Promise<Map<string, BackendHealth>>;
+  /** Where refresh tokens live; shared with other workers and replicas through the backend. */
+  store: TokenStore;
+  log: Logger;
   /** Requests this App is serving: a reload stops it only once they are done. */
   inFlight: InFlight;
   stop(): Promise<void>;
 }
+
+const PURGE_EVERY_MS = 3_600_000;
 
 /** A section's identity for reuse: its typed value plus the state of the files it names (a CA file read at start, say). */
 async function sectionFingerprint(config: Config, section: unknown): Promise<string> {
@@ -106,9 +113,21 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
     throw e;
   }
 
+  let store: TokenStore;
+  try {
+    store = await shared.acquire("token_store", fingerprintOf(config.tokenStore), () => openTokenStore(config.tokenStore, log));
+  } catch (e) {
+    await releaseAll();
+    await acl?.stop();
+    throw e;
+  }
+  held.push(["token_store", store as unknown as Backend]);
   const cache = new CredentialCache(config.credentialCache.ttlSeconds * 1000, config.credentialCache.maxEntries);
   const authn = new AuthnChain(authenticators, cache, await refusal.dummyHash());
   const authz = new AuthzChain(authorizers);
+  // Expired and idle credentials are deleted now and then (Redis drops its own; the SQL stores need this).
+  const purge = () => void store.purge(Date.now()).catch((e: Error) => log.debug({ store: store.backend, reason: e.message }, "token store purge failed; next time"));
+  const purgeTimer = config.refreshTokens.enabled ? setInterval(purge, PURGE_EVERY_MS).unref() : undefined;
   let stopped: Promise<void> | undefined;
   return {
     config,
@@ -122,10 +141,13 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
       const answers = await Promise.all(healthy.map(async ([k, b]) => [k, await b.health!().catch((e: Error) => ({ ok: false, detail: e.message }))] as const));
       return new Map(answers);
     },
+    store,
+    log,
     inFlight: new InFlight(),
     stop() {
       // Shared backends are released, not stopped: the next configuration may hold them too.
       stopped ??= (async () => {
+        clearInterval(purgeTimer);
         cache.clear();
         await releaseAll();
         await acl?.stop();

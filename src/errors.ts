@@ -21,6 +21,17 @@ export class BadRequestError extends RegauthError {
   }
 }
 
+/**
+ * A refresh token that cannot be used: unknown, revoked, expired, for another client or
+ * service, or its account is gone (RFC 6749 §5.2 invalid_grant). The message says which,
+ * except where that would tell a guesser something (an unknown id and a wrong secret read alike).
+ */
+export class InvalidGrantError extends RegauthError {
+  constructor(message: string) {
+    super("INVALID_GRANT", 400, message);
+  }
+}
+
 /** Credentials were missing or wrong. The message never says which. */
 export class UnauthorizedError extends RegauthError {
   constructor(message = "authentication required: invalid username or password") {
@@ -54,6 +65,13 @@ export class BackendError extends RegauthError {
     super("BACKEND_UNAVAILABLE", 503, `${backend}: ${message}`, options);
     this.backend = backend;
     this.publicMessage = options?.publicMessage;
+  }
+}
+
+/** The token store (SQLite, Redis, PostgreSQL) cannot answer; the message names it, the client sees a generic one. */
+export class StoreUnavailableError extends BackendError {
+  constructor(store: string, message: string, options?: { cause?: unknown }) {
+    super(`token_store (${store})`, message, { ...options, publicMessage: "the token store is unavailable; try again shortly" });
   }
 }
 

@@ -16,5 +16,10 @@ export type AuthnResult = { kind: "match"; labels: Labels } | { kind: "denied" }
 export interface Authenticator {
   readonly name: string;
   authenticate(user: string, password: Secret): Promise<AuthnResult>;
+  /**
+   * Whether the account is still there, asked before a refresh token is honoured (no
+   * password is at hand then). Undefined, or an answer of undefined: this method cannot tell.
+   */
+  stillExists?(user: string): Promise<boolean | undefined>;
   stop(): Promise<void>;
 }

@@ -19,5 +19,10 @@ export class StaticUsersAuthenticator implements Authenticator {
     return { kind: "match", labels: u.labels };
   }
 
+  /** A user removed from the file (and reloaded) is gone. */
+  async stillExists(user: string): Promise<boolean> {
+    return this.users.has(user);
+  }
+
   async stop(): Promise<void> {}
 }

@@ -3,6 +3,7 @@ import { explain } from "./explain.js";
 import { hash } from "./hash.js";
 import { keygen } from "./keygen.js";
 import { serve } from "./serve.js";
+import { tokens } from "./tokens.js";
 
 const USAGE = `usage: regauth <command> [args]
 
@@ -13,6 +14,9 @@ const USAGE = `usage: regauth <command> [args]
                         make a signing key, certificate and JWKS, and print the registry config
   explain CONFIG --account NAME [--label k=v]... [--ip IP] [--service S] SCOPE...
                         show which ACL entry decides each scope, and what it grants
+  tokens list CONFIG [--account NAME] [--json]
+  tokens revoke CONFIG (--account NAME | --id ID | --all)
+                        list or revoke refresh tokens in the configured token store
 `;
 
 // docker_auth's binary takes glog flags (-v=2, -logtostderr, ...) and the config path.
@@ -46,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
         return await keygen(rest);
       case "explain":
         return await explain(rest);
+      case "tokens":
+        return await tokens(rest);
       case "help":
       case "--help":
       case "-h":

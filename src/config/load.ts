@@ -6,6 +6,7 @@ import { usesLabelPlaceholders } from "../authz/pattern-template.js";
 import { configSchema, knownKeysAt, NOT_YET_SUPPORTED, type RawConfig } from "./schema.js";
 import type { SectionContext } from "./section.js";
 import { IMPLEMENTED } from "../backends/registry.js";
+import { buildRefreshTokens, buildTokenStore } from "../stores/section.js";
 import { nearest } from "./suggest.js";
 import { CIPHER_SUITE_IDS, CIPHER_SUITES, CURVES, goUint16, REFUSED_CIPHER_SUITES, TLS_VERSIONS } from "./tls-names.js";
 import type { AclEntrySpec, Config, Labels, ServerConfig, StaticUser, TlsSettings, TokenConfig } from "./types.js";
@@ -255,6 +256,7 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     add: (path, message) => list.add(path, message),
     where: (path) => list.where(path),
     resolvePath: (p) => resolvePath(baseDir, p, list.files),
+    dataPath: (p) => resolvePath(baseDir, p),
     readSecret: (path, f, env) => readSecret(list, path, f, env, baseDir),
     warn: (m) => warnings.push(m),
   };
@@ -262,6 +264,8 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     const rawSection = (raw as Record<string, unknown>)[b.key];
     if (rawSection !== undefined) sections.set(b.key, await b.build(rawSection, ctx));
   }
+  const tokenStore = await buildTokenStore(raw.token_store as Record<string, unknown> | undefined, ctx);
+  const refreshTokens = buildRefreshTokens(raw.refresh_tokens, ctx);
   const has = (role: "authn" | "authz") => IMPLEMENTED.some((b) => b.role === role && sections.has(b.key));
   if (raw.users === undefined && !has("authn"))
     list.add([], "no auth methods are configured, this is probably a mistake. Use an empty user map if you really want to deny everyone");
@@ -287,6 +291,8 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     sections,
     files: [...list.files],
     literalLabelValues: labelMode === "literal",
+    tokenStore,
+    refreshTokens,
     credentialCache: { ttlSeconds: cc.ttl_seconds ?? 60, maxEntries: cc.max_entries ?? 10_000 },
     warnings,
     where: (path) => list.where(path),

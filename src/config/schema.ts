@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { IMPLEMENTED, PLANNED } from "../backends/registry.js";
+import { refreshTokensShape, tokenStoreShape } from "../stores/section.js";
+import { STORES } from "../stores/registry.js";
 import { nullIsAbsent, optBool, optInt, optMapping, optText, optTextList, text } from "./fields.js";
 
 // docker_auth wants a list of label values; a single scalar is read as a list of one.
@@ -81,6 +83,8 @@ export const topShape = {
   acl: z.preprocess(nullIsAbsent(), z.array(z.strictObject(aclEntryShape)).optional()),
   credential_cache: optMapping(credentialCacheShape),
   acl_options: optMapping(aclOptionsShape),
+  token_store: optMapping(tokenStoreShape),
+  refresh_tokens: optMapping(refreshTokensShape),
   ...Object.fromEntries(NOT_YET_SUPPORTED.map((k) => [k, z.unknown().optional()])),
   ...Object.fromEntries(
     IMPLEMENTED.map((b) => [b.key, optMapping(b.shape)]),
@@ -111,6 +115,9 @@ export function knownKeysAt(path: readonly (string | number)[]): readonly string
     "acl/[]/match": matchShape,
     credential_cache: credentialCacheShape,
     acl_options: aclOptionsShape,
+    token_store: tokenStoreShape,
+    refresh_tokens: refreshTokensShape,
+    ...Object.fromEntries(STORES.map((st) => [`token_store/${st.key}`, st.shape])),
     ...Object.fromEntries(
       IMPLEMENTED.flatMap((b) => [[b.key, b.shape], ...Object.entries(b.nestedShapes ?? {}).map(([sub, shape]) => [`${b.key}/${sub.split(".").join("/")}`, shape])]),
     ),

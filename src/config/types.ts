@@ -1,4 +1,5 @@
 import type { ConfigLocation } from "../errors.js";
+import type { RefreshTokenConfig, TokenStoreConfig } from "../stores/section.js";
 
 /** Label name → values, as authenticators produce them and the ACL matches them. */
 export type Labels = Readonly<Record<string, readonly string[]>>;
@@ -84,6 +85,9 @@ export interface Config {
   /** Backend sections (ldap_auth, ext_auth, ...) by YAML key, each as its section module's typed object. */
   sections: ReadonlyMap<string, unknown>;
   credentialCache: CredentialCacheConfig;
+  /** `token_store`: where refresh tokens live (SQLite in the data directory unless set). */
+  tokenStore: TokenStoreConfig;
+  refreshTokens: RefreshTokenConfig;
   /** `acl_options.label_values: literal`: label values match only themselves in ACL patterns. */
   literalLabelValues: boolean;
   /** Every file the config refers to (keys, certificates, secrets, programs), resolved: a reload trigger compares them. */

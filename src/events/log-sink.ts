@@ -19,6 +19,7 @@ export function logSink(log: Logger): EventSink {
           granted: e.granted,
           authn: e.authn,
           cached: e.cached,
+          refresh_token_issued: e.refreshToken,
           rules: e.rules,
           outcome: e.outcome,
           status: e.status,

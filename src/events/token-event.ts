@@ -18,6 +18,8 @@ export interface TokenEvent {
   /** The authentication method that decided. */
   authn?: string;
   cached?: boolean;
+  /** Whether a refresh token was handed out with this access token. */
+  refreshToken?: boolean;
   /** Which rule decided each scope. */
   rules?: string[];
   outcome: "issued" | "unauthorized" | "bad_request" | "error";

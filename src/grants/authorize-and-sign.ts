@@ -33,5 +33,5 @@ export async function authorizeAndSign(app: App, req: TokenRequest, who: { accou
     lifetimeSeconds: app.config.token.expiration,
     access,
   });
-  return { token, access, method: who.method, cached: who.cached, rules };
+  return { account: who.account, token, access, method: who.method, cached: who.cached, rules };
 }

@@ -3,7 +3,11 @@ import type { TokenRequest } from "../request/token-request.js";
 import type { AccessEntry, SignedToken } from "../token/sign.js";
 
 export interface IssueResult {
+  /** Who the token is for (a refresh grant learns it from the stored token, not the request). */
+  account: string;
   token: SignedToken;
+  /** A refresh token, when offline access was asked and the store could keep one. */
+  refreshToken?: string;
   access: AccessEntry[];
   method: string;
   cached: boolean;

@@ -1,15 +1,24 @@
 import type { App } from "../app.js";
 import { UnauthorizedError } from "../errors.js";
+import { issueRefreshToken, wantsRefreshToken } from "../refresh/issue.js";
 import type { TokenRequest } from "../request/token-request.js";
 import { authorizeAndSign } from "./authorize-and-sign.js";
 import type { Grant, IssueResult } from "./grant.js";
 
-/** A user name and password (Basic, or the OAuth2 form), checked by the authentication chain. */
+/**
+ * A user name and password (Basic, or the OAuth2 form), checked by the authentication
+ * chain; with `offline_token=true` (docker login) or `access_type=offline`, a refresh
+ * token besides.
+ */
 export const passwordGrant: Grant = {
   type: "password",
   async issue(app: App, req: TokenRequest): Promise<IssueResult> {
     const who = await app.authn.authenticate(req.account, req.password, req.hasCredentials);
     if (!who.ok) throw new UnauthorizedError();
-    return authorizeAndSign(app, req, { account: req.account, labels: who.labels, method: who.method, cached: who.cached });
+    const result = await authorizeAndSign(app, req, { account: req.account, labels: who.labels, method: who.method, cached: who.cached });
+    // The anonymous user has nothing to refresh: it can always get a token without one.
+    if (wantsRefreshToken(app, req) && req.account !== "")
+      result.refreshToken = await issueRefreshToken(app, { account: req.account, method: who.method, labels: who.labels, clientId: req.clientId ?? "", service: req.service });
+    return result;
   },
 };

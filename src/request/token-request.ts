@@ -18,6 +18,8 @@ export interface TokenRequest {
   oauth: boolean;
   /** OAuth2's grant_type; `password` for docker's GET with Basic credentials. */
   grant: string;
+  /** The `refresh_token` of a refresh grant (a secret: never logged). */
+  refreshToken?: Secret;
 }
 
 const first = (params: Map<string, string[]>, key: string) => params.get(key)?.[0];
@@ -55,5 +57,6 @@ export function parseTokenRequest(params: Map<string, string[]>, authorization: 
     offlineToken: offline === "true" || offline === "offline",
     oauth,
     grant,
+    refreshToken: grant === "refresh_token" && first(params, "refresh_token") !== undefined ? new Secret(first(params, "refresh_token")!) : undefined,
   };
 }

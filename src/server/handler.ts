@@ -9,7 +9,7 @@ import { formatScope } from "../request/scope.js";
 import { parseTokenRequest } from "../request/token-request.js";
 import { jwksDocument } from "../token/jwks.js";
 import { clientIp } from "./client-ip.js";
-import { sendError, sendJson } from "./respond.js";
+import { sendError, sendJson, sendOAuthError } from "./respond.js";
 
 const MAX_URL = 8 * 1024;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -158,6 +158,7 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       event.service = tr.service;
       event.requested = tr.scopes.map((s) => formatScope(s, s.actions));
       const result = await issueToken(app, tr);
+      event.account = result.account;
       event.granted = result.access.map((a) => formatScope(a, a.actions));
       event.authn = result.method;
       event.cached = result.cached;
@@ -172,6 +173,8 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       };
       // RFC 6749 §5.1: the scope granted, which may be narrower than the one asked for.
       if (oauth) body.scope = result.access.filter((a) => a.actions.length > 0).map((a) => formatScope(a, a.actions)).join(" ");
+      if (result.refreshToken) body.refresh_token = result.refreshToken;
+      event.refreshToken = result.refreshToken !== undefined;
       sendJson(res, 200, body);
     } catch (e) {
       if (e instanceof ClientGoneError) {
@@ -187,7 +190,8 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       event.error = shown.message;
       if (shown !== err) event.detail = err.message;
       if (!(e instanceof RegauthError)) log.error({ err: e }, "token request failed unexpectedly");
-      sendError(res, shown, cfg.token.issuer);
+      if (req.method === "POST") sendOAuthError(res, shown);
+      else sendError(res, shown, cfg.token.issuer);
     } finally {
       event.durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       events.token(event);

@@ -26,3 +26,31 @@ export function sendError(res: ServerResponse, err: RegauthError, realm: string)
   if (err instanceof MethodNotAllowedError) headers.allow = err.allow.join(", ");
   sendJson(res, err.status, { errors: [{ code: err.code, message: err.message }] }, headers);
 }
+
+/** RFC 6749 §5.2's error codes, by regauth's. */
+const OAUTH_CODES: Record<string, string> = {
+  INVALID_GRANT: "invalid_grant",
+  UNAUTHORIZED: "invalid_grant",
+  UNSUPPORTED_GRANT_TYPE: "unsupported_grant_type",
+  INVALID_SCOPE: "invalid_scope",
+};
+
+/**
+ * An error for the OAuth2 form (POST): RFC 6749 §5.2's `error` and `error_description`,
+ * with the registry's `errors` list beside them, which is what the docker engine prints.
+ * A wrong password is `invalid_grant` with 400 (the resource owner's credentials are the
+ * grant); containerd then falls back to GET with Basic credentials, as it does for any 4xx.
+ */
+export function sendOAuthError(res: ServerResponse, err: RegauthError): void {
+  if (err.status >= 500 || err.status === 405 || err.status === 413 || err.status === 415) {
+    const code = err.status >= 500 ? (err.status === 503 ? "temporarily_unavailable" : "server_error") : "invalid_request";
+    return sendOAuthBody(res, err.status, code, err);
+  }
+  sendOAuthBody(res, err.status === 401 ? 400 : err.status, OAUTH_CODES[err.code] ?? "invalid_request", err);
+}
+
+function sendOAuthBody(res: ServerResponse, status: number, code: string, err: RegauthError): void {
+  const headers: Record<string, string> = {};
+  if (err instanceof MethodNotAllowedError) headers.allow = err.allow.join(", ");
+  sendJson(res, status, { error: code, error_description: err.message, errors: [{ code: err.code, message: err.message }] }, headers);
+}

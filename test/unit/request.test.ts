@@ -270,13 +270,23 @@ describe("parseTokenRequest: the OAuth2 POST form", () => {
 
   // The grant dispatcher refuses what no grant serves, before any backend is asked.
   const grant = (form: string) => issueToken({} as App, parseTokenRequest(params(form), undefined, true, undefined));
-  test("grant_type=refresh_token is refused with a reason", () => {
-    const e = assertBadRequest(() => grant("grant_type=refresh_token&refresh_token=abc&service=r"), "refresh_token is not supported", "grant_type=password");
-    assert.equal(e.code, "UNSUPPORTED_GRANT_TYPE");
+  test("grant_type=refresh_token without a refresh_token is an invalid_request", async () => {
+    await assert.rejects(grant("grant_type=refresh_token&service=r"), (e: Error & { code?: string; status?: number }) => {
+      assert.equal(e.code, "INVALID_REQUEST");
+      assert.equal(e.status, 400);
+      assert.match(e.message, /needs a refresh_token parameter/);
+      return true;
+    });
+  });
+
+  test("the refresh token is kept as a secret in the parsed request", () => {
+    const r = parseTokenRequest(params("grant_type=refresh_token&refresh_token=regauth_rt_x&service=r&client_id=docker"), undefined, true, undefined);
+    assert.equal(r.refreshToken?.reveal(), "regauth_rt_x");
+    assert.equal(JSON.stringify(r).includes("regauth_rt_x"), false);
   });
 
   test("other grant types are refused", () => {
-    const e = assertBadRequest(() => grant("grant_type=authorization_code&code=x"), '"authorization_code"', "use password");
+    const e = assertBadRequest(() => grant("grant_type=authorization_code&code=x"), '"authorization_code"', "use password or refresh_token");
     assert.equal(e.code, "UNSUPPORTED_GRANT_TYPE");
   });
 

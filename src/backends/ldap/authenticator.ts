@@ -267,6 +267,26 @@ export class LdapAuthenticator implements Authenticator {
   }
 
   /**
+   * The user's entry is still found by the search account (a deleted or disabled-by-filter
+   * account is not). Without a search account (initial_bind_as_user) nothing can be asked.
+   */
+  async stillExists(user: string): Promise<boolean | undefined> {
+    if (this.#c.initialBindAsUser || user === "") return undefined;
+    let conn: LdapConnection | undefined;
+    try {
+      conn = await this.#pool.acquire((c) => c.boundAs === this.#c.bindDn);
+      await this.#ensureServiceBind(conn);
+      const entries = await this.#searchUser(conn, user);
+      return entries.length === 1;
+    } catch (e) {
+      throw this.#backendError(e);
+    } finally {
+      if (conn?.broken) this.#pool.destroy(conn);
+      else if (conn) this.#pool.release(conn);
+    }
+  }
+
+  /**
    * Readiness: a connection to one of the servers and, when the search account is used, its
    * bind. What a login would need before it reaches the user's own bind.
    */

@@ -1,0 +1,39 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+/**
+ * A refresh token as clients hold it: `regauth_rt_<id>_<secret>`. The prefix lets secret
+ * scanners (GitHub's, gitleaks) recognise a leaked one; the id (64 bits, hex) finds the
+ * record and is what `regauth tokens` lists and revokes; the secret is 256 random bits,
+ * of which the store keeps only the SHA-256.
+ */
+export const REFRESH_PREFIX = "regauth_rt_";
+const ID_HEX = 16;
+const SECRET_CHARS = 43; // 32 bytes in base64url without padding
+const SHAPE = new RegExp(`^${REFRESH_PREFIX}([0-9a-f]{${ID_HEX}})_([A-Za-z0-9_-]{${SECRET_CHARS}})$`);
+
+export interface MintedToken {
+  token: string;
+  id: string;
+  secretHash: string;
+}
+
+export const hashSecret = (secret: string): string => createHash("sha256").update(secret).digest("hex");
+
+export function mintRefreshToken(): MintedToken {
+  const id = randomBytes(ID_HEX / 2).toString("hex");
+  const secret = randomBytes(32).toString("base64url");
+  return { token: `${REFRESH_PREFIX}${id}_${secret}`, id, secretHash: hashSecret(secret) };
+}
+
+/** The id and the secret's hash of a well-formed token; undefined for anything else. */
+export function parseRefreshToken(token: string): { id: string; secretHash: string } | undefined {
+  const m = SHAPE.exec(token);
+  return m ? { id: m[1]!, secretHash: hashSecret(m[2]!) } : undefined;
+}
+
+/** Compares two hex SHA-256 digests in constant time. */
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, "hex");
+  const y = Buffer.from(b, "hex");
+  return x.length === 32 && y.length === 32 && timingSafeEqual(x, y);
+}
