@@ -31,10 +31,17 @@ export interface Case {
   connections: number;
   /** The status that counts as an answer. */
   expect: number;
+  /**
+   * A form body: the case POSTs it. `{refresh}` in it is replaced by a refresh token minted
+   * (GET with `auth` and offline_token=true) once the server is up.
+   */
+  form?: string;
   /** A second, smaller load run at the same time (its latency is reported on its own). */
   probe?: { name: string; path: string; auth: string; connections: number };
   /** Also run in the all-cores table. */
   allCores: boolean;
+  /** Run against docker_auth too (false: it has no such feature). */
+  peer?: boolean;
 }
 
 /** Where and how to run a case. */
@@ -104,6 +111,17 @@ export async function mainCases(): Promise<Case[]> {
     { ...user, id: "bcrypt-cached", name: "bcrypt-10 user, cache on, ES256", acl: userAcl },
     { ...user, id: "bcrypt-uncached", name: "bcrypt-10 user, cache off, ES256", acl: userAcl, extra: off },
     { ...user, id: "acl-1000", name: "push vs 1,000-entry ACL, ES256", acl: bigAcl(1000) },
+    // docker's identity token at work: the engine's POST for every pull after `docker login`.
+    {
+      ...user,
+      id: "refresh-sqlite",
+      name: "refresh grant, SQLite store, ES256",
+      acl: userAcl,
+      path: "/auth",
+      form: "grant_type=refresh_token&refresh_token={refresh}&client_id=docker&service=bench&scope=repository%3Abench%2Fapp%3Apull%2Cpush",
+      extra: "token_store: {sqlite: {path: STORE_DIR/regauth.db}}",
+      peer: false,
+    },
     {
       ...user,
       id: "no-creds-401",
@@ -126,7 +144,7 @@ async function writeConfig(c: Case, dir: string, port: number, workers: number |
   const { cert, key } = await k;
   const file = join(dir, `${c.id}-${port}.yml`);
   const server = `server: {addr: "127.0.0.1:${port}"${workers === undefined ? "" : `, workers: ${workers}`}}`;
-  await writeFile(file, `${server}\ntoken: {issuer: "bench", expiration: 900, certificate: "${cert}", key: "${key}"}\n${c.extra ?? ""}\nusers:\n${c.users}\nacl:\n${c.acl}\n`);
+  await writeFile(file, `${server}\ntoken: {issuer: "bench", expiration: 900, certificate: "${cert}", key: "${key}"}\n${(c.extra ?? "").replaceAll("STORE_DIR", join(dir, `store-${port}`))}\nusers:\n${c.users}\nacl:\n${c.acl}\n`);
   return file;
 }
 
@@ -141,6 +159,13 @@ function once(port: number, path: string, auth: string | undefined): Promise<{ s
       });
     });
     req.on("error", reject);
+  });
+}
+
+function oncePost(port: number, path: string, form: string): Promise<{ status: number; bytes: number; body: string }> {
+  return fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form }).then(async (r) => {
+    const body = await r.text();
+    return { status: r.status, bytes: Buffer.byteLength(body), body: body.slice(0, 300) };
   });
 }
 
@@ -168,9 +193,17 @@ export async function runCase(c: Case, t: Target, gen: Generator, dir: string): 
   if (!started.ok) return started;
   const server = started.server;
   try {
-    const sample = await once(port, c.path.replace("{n}", "0"), c.auth);
+    let form = c.form;
+    if (form?.includes("{refresh}")) {
+      const login = await fetch(`http://127.0.0.1:${port}/auth?service=bench&offline_token=true&client_id=docker`, { headers: c.auth ? { authorization: c.auth } : {} });
+      const text = await login.text();
+      const token = (JSON.parse(text) as { refresh_token?: string }).refresh_token;
+      if (!token) return { ok: false, exitCode: null, log: `no refresh token from the login: ${login.status} ${text.slice(0, 300)}` };
+      form = form.replace("{refresh}", token);
+    }
+    const sample = form === undefined ? await once(port, c.path.replace("{n}", "0"), c.auth) : await oncePost(port, c.path, form);
     const loads = (seconds: number) => {
-      const main = runLoad(gen, { port, path: c.path, auth: c.auth, connections: c.connections, seconds, expect: c.expect }, t.loadCpus, dir);
+      const main = runLoad(gen, { port, path: c.path, auth: form === undefined ? c.auth : undefined, form, connections: c.connections, seconds, expect: c.expect }, t.loadCpus, dir);
       const probe = c.probe && runLoad(gen, { port, path: c.probe.path, auth: c.probe.auth, connections: c.probe.connections, seconds, expect: 200 }, t.loadCpus, dir);
       return Promise.all([main, probe]);
     };

@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       const regauth = await attempt(c, pinned, gen, dir);
       checkSample(regauth, "regauth", c);
       const row: { regauth: Outcome; peer?: Outcome } = { regauth };
-      if (peerPinned) {
+      if (peerPinned && c.peer !== false) {
         row.peer = await attempt(c, peerPinned, gen, dir);
         checkSample(row.peer, "docker_auth", c);
       }
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
         row.w1 = await attempt(c, { command: regauthCommand, workers: 1, helperPids }, gen, dir);
         row.w2 = await attempt(c, { command: regauthCommand, workers: 2, helperPids }, gen, dir);
       } else row.single = await attempt(c, { command: regauthCommand, helperPids }, gen, dir);
-      if (peer) row.peer = await attempt(c, { command: (f) => peerCommand(peer, f), helperPids }, gen, dir);
+      if (peer && c.peer !== false) row.peer = await attempt(c, { command: (f) => peerCommand(peer, f), helperPids }, gen, dir);
       allCores.set(c.id, row);
     }
   } finally {

@@ -15,6 +15,7 @@ export function logSink(log: Logger): EventSink {
           client_ip: e.clientIp,
           account: e.account,
           service: e.service,
+          client_id: e.clientId,
           requested: e.requested,
           granted: e.granted,
           authn: e.authn,

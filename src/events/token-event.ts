@@ -11,6 +11,8 @@ export interface TokenEvent {
   clientIp?: string;
   account?: string;
   service?: string;
+  /** OAuth2's client_id, as the client sent it (`docker`, `containers/image`, ...). */
+  clientId?: string;
   /** Requested scopes, `type:name:actions`. */
   requested?: string[];
   /** Granted scopes (denied ones keep an empty action list). */

@@ -25,7 +25,8 @@ export const refreshGrant: Grant = {
     const c = await app.store.get(parsed.id, now);
     if (!c || c.kind !== "refresh_token" || !sameHash(c.secretHash, parsed.secretHash)) throw new InvalidGrantError(NOT_VALID);
     const clientId = req.clientId ?? "";
-    if (clientId !== c.clientId) throw new InvalidGrantError(`the refresh token was issued to client_id ${JSON.stringify(c.clientId)}, not ${JSON.stringify(clientId)}`);
+    const shared = app.config.refreshTokens.sharedClientIds;
+    if (clientId !== c.clientId && !(shared.has(clientId) && shared.has(c.clientId))) throw new InvalidGrantError(`the refresh token was issued to client_id ${JSON.stringify(c.clientId)}, not ${JSON.stringify(clientId)}`);
     if (req.service !== c.service) throw new InvalidGrantError(`the refresh token was issued for service ${JSON.stringify(c.service)}, not ${JSON.stringify(req.service)}`);
     const method = app.authn.authenticators.find((a) => a.name === c.method);
     if (!method) throw new InvalidGrantError(`the account was signed in by ${c.method}, which this server no longer uses; log in again`);

@@ -156,6 +156,7 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       event.grant = tr.grant;
       event.account = tr.account;
       event.service = tr.service;
+      event.clientId = tr.clientId;
       event.requested = tr.scopes.map((s) => formatScope(s, s.actions));
       const result = await issueToken(app, tr);
       event.account = result.account;

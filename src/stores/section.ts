@@ -14,6 +14,12 @@ export const refreshTokensShape = {
   lifetime_seconds: optInt,
   /** A refresh token unused this long dies, in seconds (default 30 days; 0: never idle out). */
   idle_timeout_seconds: optInt,
+  /**
+   * client_ids that count as one client (default docker and containers/image): `docker login`
+   * writes config.json with client_id docker, and skopeo, podman and buildah read the same file
+   * and refresh with client_id containers/image. [] binds each token to its exact client_id.
+   */
+  shared_client_ids: optTextList,
   /** client_ids whose refresh tokens are replaced on each use (opt-in: the docker engine keeps its first one). */
   rotate_client_ids: optTextList,
 };
@@ -31,7 +37,11 @@ export interface RefreshTokenConfig {
   /** Null: no idle timeout. */
   idleTimeoutMs: number | null;
   rotateClientIds: ReadonlySet<string>;
+  sharedClientIds: ReadonlySet<string>;
 }
+
+/** What `docker login` writes and the containers/image tools (skopeo, podman, buildah) read. */
+export const DEFAULT_SHARED_CLIENT_IDS = ["docker", "containers/image"];
 
 const DAY = 86_400;
 
@@ -42,7 +52,7 @@ export async function buildTokenStore(raw: Record<string, unknown> | undefined, 
   return { backend: module.key, settings: await module.build(raw?.[module.key], ctx) };
 }
 
-export function buildRefreshTokens(raw: { enabled?: boolean; lifetime_seconds?: number; idle_timeout_seconds?: number; rotate_client_ids?: string[] } | undefined, ctx: SectionContext): RefreshTokenConfig {
+export function buildRefreshTokens(raw: { enabled?: boolean; lifetime_seconds?: number; idle_timeout_seconds?: number; rotate_client_ids?: string[]; shared_client_ids?: string[] } | undefined, ctx: SectionContext): RefreshTokenConfig {
   const lifetime = raw?.lifetime_seconds ?? 90 * DAY;
   const idle = raw?.idle_timeout_seconds ?? 30 * DAY;
   if (lifetime < 60 || lifetime > 3650 * DAY) ctx.add(["refresh_tokens", "lifetime_seconds"], "must be between 60 (a minute) and 315360000 (ten years)");
@@ -52,5 +62,6 @@ export function buildRefreshTokens(raw: { enabled?: boolean; lifetime_seconds?: 
     lifetimeMs: lifetime * 1000,
     idleTimeoutMs: idle === 0 ? null : idle * 1000,
     rotateClientIds: new Set(raw?.rotate_client_ids ?? []),
+    sharedClientIds: new Set(raw?.shared_client_ids ?? DEFAULT_SHARED_CLIENT_IDS),
   };
 }

@@ -1,12 +1,14 @@
 // End-to-end: the real Debian docker-registry (2.8) trusts regauth's tokens, and skopeo
 // pushes and pulls through both. Needs `apt-get install docker-registry skopeo`.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildOciImage, compareOciDirs } from "../helpers/oci-image.js";
-import { decodeJwt, startRegauth, testHash, writeKeyPair, type RunningRegauth } from "../helpers/regauth.js";
+import { BIN, decodeJwt, startRegauth, testHash, writeKeyPair, type RunningRegauth } from "../helpers/regauth.js";
 import { startRegistry, type RunningRegistry } from "../helpers/registry.js";
 import { parseTags, skopeoCopyPull, skopeoCopyPush, skopeoListTags } from "../helpers/skopeo.js";
 
@@ -234,5 +236,42 @@ describe("regauth and the registry both over https, verified", () => {
     const bad = await skopeoCopyPull(`${s.registry.url}/team/tls:v1`, join(work, "out2"), "v1", admin, { tlsVerify: true, env: { SSL_CERT_FILE: untrusted } });
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /certificate|x509/i);
+  });
+});
+
+describe("skopeo with an identity token (a refresh token in its auth file)", () => {
+  let s: Stack;
+  let work: string;
+  before(async () => {
+    s = await startStack("ec");
+    work = await mkdtemp(join(tmpdir(), "regauth-e2e-rt-"));
+  });
+  after(async () => {
+    await s?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test("pushes and pulls with no password, through POST grant_type=refresh_token; after revocation it is refused", async () => {
+    // What `docker login` leaves in config.json: the user with an empty password ("admin:"), and the refresh token.
+    const login = await fetch(`${s.regauth.url}/auth?service=${SERVICE}&offline_token=true&client_id=docker`, { headers: { authorization: basic(admin) } });
+    const { refresh_token } = (await login.json()) as { refresh_token: string };
+    assert.match(refresh_token, /^regauth_rt_/);
+    const auths = { [s.registry.url]: { auth: Buffer.from("admin:").toString("base64"), identitytoken: refresh_token } };
+    const src = join(work, "src");
+    await buildOciImage(src, "v1");
+    const push = await skopeoCopyPush(src, "v1", `${s.registry.url}/team/rt:v1`, undefined, { auths });
+    assert.equal(push.code, 0, push.stderr + s.regauth.stdout().split("\n").filter((l) => l.includes("refresh_token")).join("\n"));
+    const pull = await skopeoCopyPull(`${s.registry.url}/team/rt:v1`, join(work, "pulled"), "v1", undefined, { auths });
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.ok((await compareOciDirs(src, join(work, "pulled"), "v1")).same);
+    assert.match(s.regauth.stdout(), /"grant":"refresh_token"[^\n]*"account":"admin"[^\n]*"outcome":"issued"/);
+    assert.match(s.regauth.stdout(), /"grant":"refresh_token","client_ip":"[^"]*","account":"admin","service":"e2e.registry","client_id":"containers\/image"/);
+
+    const revoke = await promisify(execFile)(process.execPath, [BIN, "tokens", "revoke", s.regauth.configPath, "--account", "admin"], { cwd: s.regauth.dir });
+    assert.match(revoke.stdout, /revoked 1 refresh token/);
+    const after = await skopeoCopyPull(`${s.registry.url}/team/rt:v1`, join(work, "after"), "v1", undefined, { auths });
+    assert.notEqual(after.code, 0);
+    // skopeo prints only the status of RFC 6749's invalid_grant.
+    assert.match(after.stderr, /obtain access token: invalid status code from registry 400/);
   });
 });

@@ -35,6 +35,8 @@ export interface SkopeoOptions {
   extraArgs?: string[];
   /** Pass --debug (logs every HTTP request, including token requests, to stderr). */
   debug?: boolean;
+  /** The auth file's content (default: no credentials), e.g. an `identitytoken` per registry. */
+  auths?: Record<string, { auth?: string; identitytoken?: string }>;
 }
 
 const KNOWN_TRANSPORTS = /^(docker|oci|oci-archive|dir|docker-archive|docker-daemon|containers-storage):/;
@@ -70,7 +72,7 @@ export async function runSkopeo(build: (authFile: string) => string[], opts: Sko
   const policy = join(dir, "policy.json");
   const registriesConf = join(dir, "registries.conf");
   await Promise.all([
-    writeFile(authFile, JSON.stringify({ auths: {} })),
+    writeFile(authFile, JSON.stringify({ auths: opts.auths ?? {} })),
     writeFile(policy, JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] })),
     writeFile(registriesConf, "# empty: no mirrors, no search registries\n"),
   ]);

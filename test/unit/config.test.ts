@@ -753,3 +753,37 @@ describe("knownKeysAt and nearest", () => {
     test(`nearest(${JSON.stringify(word)}) = ${JSON.stringify(want)}`, () => assert.equal(nearest(word, known), want));
   }
 });
+
+describe("token_store and refresh_tokens (regauth additions)", () => {
+  test("defaults: SQLite in the data directory, refresh tokens on for 90 days, 30 idle, docker and containers/image shared", async () => {
+    const cfg = await parseConfig("auth.yml", edit({}), "/base");
+    assert.equal(cfg.tokenStore.backend, "sqlite");
+    assert.match((cfg.tokenStore.settings as { path: string }).path, /^\/base\/.*regauth\.db$|^\/.*regauth\.db$/);
+    assert.equal(cfg.refreshTokens.enabled, true);
+    assert.equal(cfg.refreshTokens.lifetimeMs, 90 * 86_400_000);
+    assert.equal(cfg.refreshTokens.idleTimeoutMs, 30 * 86_400_000);
+    assert.deepEqual([...cfg.refreshTokens.sharedClientIds], ["docker", "containers/image"]);
+    assert.ok(!cfg.files.some((f) => f.endsWith("regauth.db")), "the database is not a reload trigger");
+  });
+
+  test("settings are read; idle 0 means none", async () => {
+    const cfg = await parseConfig(
+      "auth.yml",
+      edit({ 14: "token_store: {sqlite: {path: db/t.db}}", 15: "refresh_tokens: {enabled: false, lifetime_seconds: 3600, idle_timeout_seconds: 0, rotate_client_ids: [ci], shared_client_ids: []}" }),
+      "/base",
+    );
+    assert.deepEqual(cfg.tokenStore.settings, { path: "/base/db/t.db" });
+    assert.equal(cfg.refreshTokens.enabled, false);
+    assert.equal(cfg.refreshTokens.lifetimeMs, 3_600_000);
+    assert.equal(cfg.refreshTokens.idleTimeoutMs, null);
+    assert.deepEqual([...cfg.refreshTokens.rotateClientIds], ["ci"]);
+    assert.equal(cfg.refreshTokens.sharedClientIds.size, 0);
+  });
+
+  test("bad values are refused with file, line and key", async () => {
+    await oneIssue(edit({ 14: "refresh_tokens: {lifetime_seconds: 5}" }), "refresh_tokens.lifetime_seconds", 14, "between 60");
+    await oneIssue(edit({ 14: "refresh_tokens:", 15: "  lifetime_seconds: 600", 16: "  idle_timeout_seconds: 601" }), "refresh_tokens.idle_timeout_seconds", 16, "lifetime_seconds");
+    await oneIssue(edit({ 14: "token_store: {sqlite: {pth: x}}" }), "token_store.sqlite.pth", 14, 'did you mean "path"?');
+    await oneIssue(edit({ 14: "token_store: {mysql: {}}" }), "token_store.mysql", 14, 'unknown key "mysql"');
+  });
+});
