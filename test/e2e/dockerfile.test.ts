@@ -68,7 +68,7 @@ test("the Dockerfile is multi-stage, on the same Node major, and its final stage
   assert.ok(entry && JSON.parse(entry.args).includes("/app/bin/regauth"));
 });
 
-test("building the stages natively gives a runtime tree with only what the server needs, and it serves as non-root", { timeout: 300_000 }, async () => {
+test("building the stages natively gives a runtime tree with only what the server needs, and it serves as non-root", { timeout: 900_000 }, async () => {
   for (const stage of stages) {
     const dir = join(work, stage.name);
     await mkdir(dir, { recursive: true });
