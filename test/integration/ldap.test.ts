@@ -243,6 +243,21 @@ describe("ldap_auth against slapd", { skip }, () => {
     }
   });
 
+  test("stillExists (asked before a refresh token is honoured): the search account finds the entry or not", async () => {
+    const a = new LdapAuthenticator(await ldapConfig());
+    const asUser = new LdapAuthenticator(await ldapConfig({ bind: ["initial_bind_as_user: true", `bind_dn: "uid=\${account},${PEOPLE}"`] }));
+    try {
+      assert.equal(await a.stillExists("alice"), true);
+      assert.equal(await a.stillExists("mallory"), false);
+      assert.equal(await a.stillExists("*"), false, "a filter metacharacter is escaped, not a wildcard");
+      assert.equal(await a.stillExists("twins@example.org"), false);
+      assert.equal(await asUser.stillExists("alice"), undefined, "without a search account nothing can be asked");
+    } finally {
+      await a.stop();
+      await asUser.stop();
+    }
+  });
+
   test("group membership by search (no memberOf needed), merged into a label of the same name", async () => {
     const gs = (f: string, more: string[] = []) => ["group_search:", `  base: "${GROUPS}"`, `  filter: "${f}"`, ...more];
     const a = new LdapAuthenticator(await ldapConfig({ extra: gs("(&(objectClass=groupOfNames)(member=${dn}))", ["  label: teams", "  lower_case: true"]) }));
