@@ -91,6 +91,7 @@ export function bigAcl(n: number): string {
 
 /** The cases that need nothing but regauth (the LDAP ones come from ldap.ts). */
 export async function mainCases(): Promise<Case[]> {
+  const sqliteRefresh = await refreshCase("sqlite", "SQLite", "token_store: {sqlite: {path: STORE_DIR/regauth.db}}");
   const pw = "bench-password";
   const basic = `Basic ${Buffer.from(`bench:${pw}`).toString("base64")}`;
   const anonUsers = `  "": {}`;
@@ -112,16 +113,7 @@ export async function mainCases(): Promise<Case[]> {
     { ...user, id: "bcrypt-uncached", name: "bcrypt-10 user, cache off, ES256", acl: userAcl, extra: off },
     { ...user, id: "acl-1000", name: "push vs 1,000-entry ACL, ES256", acl: bigAcl(1000) },
     // docker's identity token at work: the engine's POST for every pull after `docker login`.
-    {
-      ...user,
-      id: "refresh-sqlite",
-      name: "refresh grant, SQLite store, ES256",
-      acl: userAcl,
-      path: "/auth",
-      form: "grant_type=refresh_token&refresh_token={refresh}&client_id=docker&service=bench&scope=repository%3Abench%2Fapp%3Apull%2Cpush",
-      extra: "token_store: {sqlite: {path: STORE_DIR/regauth.db}}",
-      peer: false,
-    },
+    sqliteRefresh,
     {
       ...user,
       id: "no-creds-401",
@@ -133,6 +125,29 @@ export async function mainCases(): Promise<Case[]> {
       probe: { name: "cached logins meanwhile (4 conn)", path: push, auth: basic, connections: 4 },
     },
   ];
+}
+
+/**
+ * The refresh grant (docker's identity token: the engine's POST for every pull after `docker
+ * login`) against one token store. docker_auth has no refresh tokens: no peer run.
+ */
+export async function refreshCase(id: string, label: string, store: string): Promise<Case> {
+  const pw = "bench-password";
+  return {
+    id: `refresh-${id}`,
+    name: `refresh grant, ${label} store, ES256`,
+    keyType: "ec",
+    users: `  bench: {password: "${await hashPassword(pw, 10)}"}`,
+    acl: `  - match: {account: "bench"}\n    actions: ["pull", "push"]`,
+    auth: `Basic ${Buffer.from(`bench:${pw}`).toString("base64")}`,
+    path: "/auth",
+    form: "grant_type=refresh_token&refresh_token={refresh}&client_id=docker&service=bench&scope=repository%3Abench%2Fapp%3Apull%2Cpush",
+    extra: store,
+    connections: 32,
+    expect: 200,
+    allCores: true,
+    peer: false,
+  };
 }
 
 const keys = new Map<string, Promise<KeyFiles>>();

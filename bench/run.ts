@@ -9,6 +9,7 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DURING, IDLE, mainCases, measureLimits, runCase, SECONDS, WARMUP_SECONDS, workersSupported, type Case, type Limits, type Outcome, type Target } from "./cases.js";
 import { ldapBench } from "./ldap.js";
+import { storeBench } from "./stores.js";
 import { pickGenerator, type Generator, type LoadResult } from "./load.js";
 import { peerCommand, regauthCommand } from "./servers.js";
 
@@ -64,7 +65,8 @@ async function main(): Promise<void> {
   const peer = process.env.BENCH_PEER;
   const dir = await mkdtemp(join(tmpdir(), "regauth-bench-"));
   const ldap = await ldapBench(dir, only, "1");
-  const cases = [...(await mainCases()), ...ldap.cases].filter((c) => !only || c.id.includes(only) || c.name.includes(only));
+  const stores = await storeBench(only, "1");
+  const cases = [...(await mainCases()), ...stores.cases, ...ldap.cases].filter((c) => !only || c.id.includes(only) || c.name.includes(only));
   const perCore = new Map<string, { regauth: Outcome; peer?: Outcome }>();
   const allCores = new Map<string, { w1?: Outcome; w2?: Outcome; single?: Outcome; peer?: Outcome }>();
   let limits: Limits | undefined;
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
   try {
     if (cases.length) workers = await workersSupported(cases[0]!, dir);
     // Per core: `workers: 1` when the build knows the key, so its default (one per CPU) cannot add processes.
-    const helperPids = ldap.pids;
+    const helperPids = [...ldap.pids, ...stores.pids];
     const pinned: Target = { command: regauthCommand, serverCpus: "0", loadCpus: "1", helperPids, ...(workers.ok ? { workers: 1 } : {}) };
     const peerPinned: Target | undefined = peer ? { ...pinned, command: (f) => peerCommand(peer, f) } : undefined;
     for (const c of cases) {
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await ldap.stop();
+    await stores.stop();
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -133,6 +136,7 @@ async function main(): Promise<void> {
   }
   table(perCoreRows);
   if (ldap.note) out(ldap.note);
+  for (const n of stores.notes) out(n);
   out(`regauth wrote ${logBytes < 1e6 ? `${(logBytes / 1e3).toFixed(0)} kB` : `${(logBytes / 1e6).toFixed(1)} MB`} of info-level log over these cases.`);
 
   // --- limits ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
+import { StoreUnavailableError } from "../../src/errors.js";
 import type { StoredCredential, TokenStore } from "../../src/stores/token-store.js";
 
 const HOUR = 3_600_000;
@@ -118,3 +119,23 @@ export function storeContract(name: string, open: () => Promise<TokenStore>): vo
     assert.deepEqual(await s.health(), { ok: true });
   });
 }
+
+/** `f` retried until it answers (a store coming back after an outage), for at most `ms`. */
+export async function eventually<T>(f: () => Promise<T>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await f();
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** For assert.rejects: a StoreUnavailableError whose message matches. */
+export const isUnavailable = (pattern: RegExp) => (e: Error) => {
+  assert.ok(e instanceof StoreUnavailableError, `not a StoreUnavailableError: ${e}`);
+  assert.match(e.message, pattern);
+  return true;
+};

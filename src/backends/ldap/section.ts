@@ -1,5 +1,4 @@
-import { X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readCaFile } from "../../config/ca-file.js";
 import { isIP } from "node:net";
 import { FilterParser } from "ldapts";
 import { z } from "zod";
@@ -214,29 +213,12 @@ function durationMs(ctx: SectionContext, key: string, v: string | number | undef
   return ms;
 }
 
-async function readCa(ctx: SectionContext, file: string): Promise<string | undefined> {
-  let pem: string;
-  try {
-    pem = await readFile(ctx.resolvePath(file), "utf8");
-  } catch (e) {
-    ctx.add(["ldap_auth", "ca_certificate"], `Error loading CA File: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    return undefined;
-  }
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  const good = blocks.filter((b) => {
-    try {
-      new X509Certificate(b);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (good.length === 0) {
-    ctx.add(["ldap_auth", "ca_certificate"], `Error loading CA File: Couldn't parse PEM in: ${file}`);
-    return undefined;
-  }
-  return good.join("\n") + "\n";
-}
+
+/** docker_auth's wording for a bad ca_certificate. */
+const LDAP_CA_WORDING = {
+  unreadable: (file: string, why: string) => `Error loading CA File: cannot read ${file}: ${why}`,
+  noCertificate: (file: string) => `Error loading CA File: Couldn't parse PEM in: ${file}`,
+};
 
 export async function buildLdapAuth(raw: RawLdapAuth, ctx: SectionContext): Promise<LdapAuthConfig> {
   const at = (...k: (string | number)[]) => ["ldap_auth", ...k];
@@ -285,7 +267,7 @@ export async function buildLdapAuth(raw: RawLdapAuth, ctx: SectionContext): Prom
 
   let ca: string | undefined;
   if (raw.ca_certificate) {
-    ca = await readCa(ctx, raw.ca_certificate);
+    ca = await readCaFile(ctx, ["ldap_auth", "ca_certificate"], raw.ca_certificate, LDAP_CA_WORDING);
     if (servers.length && servers.every((s) => s.tls === "none")) ctx.warn(`${where(ctx, at("ca_certificate"))}ldap_auth.ca_certificate is not used: tls is none`);
   }
 
