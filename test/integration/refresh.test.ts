@@ -44,7 +44,7 @@ async function reload(edit: (text: string) => string) {
   config = edit(config);
   await writeFile(r.configPath, config.replaceAll("{{PORT}}", String(r.port)));
   r.proc.kill("SIGHUP");
-  for (let i = 0; i < 400 && (r.stdout().match(/"msg":"config reloaded"/g)?.length ?? 0) <= before; i++) await new Promise((res) => setTimeout(res, 25));
+  for (let i = 0; i < 1200 && (r.stdout().match(/"msg":"config reloaded"/g)?.length ?? 0) <= before; i++) await new Promise((res) => setTimeout(res, 25));
   assert.ok((r.stdout().match(/"msg":"config reloaded"/g)?.length ?? 0) > before, r.stdout());
   // The primary reports a reload only once every worker has swapped.
 }
@@ -148,6 +148,37 @@ describe("refresh tokens", () => {
     assert.equal(get.json.errors[0].code, "UNAUTHORIZED");
   });
 
+  test("curl sees each error path with its status and a JSON body that says what is wrong", async () => {
+    const curl = async (...args: string[]) => {
+      const r = await run("curl", ["-sS", "-o", "-", "-w", "\n%{http_code}", ...args]);
+      const lines = r.stdout.trimEnd().split("\n");
+      return { status: Number(lines.pop()), json: JSON.parse(lines.join("\n")) };
+    };
+    const url = `${r.url}/auth`;
+    const cases: [string[], number, string, RegExp][] = [
+      [["-d", "grant_type=refresh_token&service=registry&client_id=docker"], 400, "invalid_request", /needs a refresh_token/],
+      [["-d", "grant_type=refresh_token&refresh_token=regauth_rt_nope&service=registry&client_id=docker"], 400, "invalid_grant", /not valid/],
+      [["-d", "grant_type=implicit"], 400, "unsupported_grant_type", /"implicit" is not supported/],
+      [["-d", "grant_type=refresh_token&refresh_token=%ZZ"], 400, "invalid_request", /percent|encod|malformed/i],
+      [["-H", "content-type: text/plain", "--data-binary", "grant_type=password"], 415, "invalid_request", /x-www-form-urlencoded/],
+      [["-d", `grant_type=password&username=alice&password=nope&service=registry`], 400, "invalid_grant", /invalid username or password/],
+    ];
+    for (const [args, status, error, description] of cases) {
+      const res = await curl(...args, url);
+      assert.equal(res.status, status, args.join(" "));
+      assert.equal(res.json.error, error, args.join(" "));
+      assert.match(res.json.error_description, description, args.join(" "));
+    }
+    // Not the OAuth2 form at all: the registry's error shape, with Allow.
+    const put = await curl("-X", "PUT", url);
+    assert.equal(put.status, 405);
+    assert.match(put.json.errors[0].message, /PUT is not allowed on \/auth; use GET or POST/);
+    // An overlong form is refused before it is read whole.
+    const big = await curl("-d", `grant_type=refresh_token&refresh_token=${"A".repeat(70_000)}`, url);
+    assert.equal(big.status, 413);
+    assert.equal(big.json.error, "invalid_request");
+  });
+
   test("tokens list shows who and when, never the secret; revoke by account stops the token at once on every worker", async () => {
     const { refresh_token: t } = await login("bob");
     const list = await tokensCli("list", "--account", "bob");
@@ -246,7 +277,7 @@ acl: [{ match: { account: alice }, actions: ["*"] }]
       const j = (await down.json()) as { token?: string; refresh_token?: string };
       assert.ok(j.token);
       assert.equal(j.refresh_token, undefined);
-      for (let i = 0; i < 100 && !/refresh_token_not_issued/.test(s.stdout()); i++) await new Promise((res) => setTimeout(res, 20));
+      for (let i = 0; i < 500 && !/refresh_token_not_issued/.test(s.stdout()); i++) await new Promise((res) => setTimeout(res, 20));
       assert.match(s.stdout(), /"event":"refresh_token_not_issued".*blocked\/regauth\.db/);
       const body = new URLSearchParams({ grant_type: "refresh_token", refresh_token: `regauth_rt_0123456789abcdef_${"A".repeat(43)}`, service: "registry", client_id: "docker" });
       const grant = await fetch(`${s.url}/auth`, { method: "POST", headers: FORM, body });
