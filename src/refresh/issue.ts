@@ -43,7 +43,19 @@ export async function issueRefreshToken(app: App, b: RefreshBinding, now = Date.
     app.log.warn({ event: "refresh_token_not_issued", account: b.account, store: app.store.backend, reason: (e as Error).message }, "token store unavailable: answering without a refresh token");
     return undefined;
   }
+  // The token is kept: a store that fails now only delays the clean-up to the next login.
+  await retireOldest(app, b.account, now).catch((e: Error) => app.log.warn({ event: "refresh_token_retire_failed", account: b.account, reason: e.message }, "could not retire old refresh tokens"));
   return minted.token;
+}
+
+/**
+ * Logins in a loop must not grow the store without bound: past `max_per_account` live tokens,
+ * the oldest are revoked (a client that still holds one logs in again).
+ */
+async function retireOldest(app: App, account: string, now: number): Promise<void> {
+  const max = app.config.refreshTokens.maxPerAccount;
+  const live = await app.store.list(now, { account, kind: "refresh_token" });
+  for (const old of live.slice(0, Math.max(0, live.length - max))) await app.store.revoke({ id: old.id });
 }
 
 /** Whether this request asked for offline access and this server hands refresh tokens out. */

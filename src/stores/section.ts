@@ -20,6 +20,8 @@ export const refreshTokensShape = {
    * and refresh with client_id containers/image. [] binds each token to its exact client_id.
    */
   shared_client_ids: optTextList,
+  /** The most live refresh tokens one account holds (default 50); a new one retires the oldest. */
+  max_per_account: optInt,
   /** client_ids whose refresh tokens are replaced on each use (opt-in: the docker engine keeps its first one). */
   rotate_client_ids: optTextList,
 };
@@ -38,6 +40,7 @@ export interface RefreshTokenConfig {
   idleTimeoutMs: number | null;
   rotateClientIds: ReadonlySet<string>;
   sharedClientIds: ReadonlySet<string>;
+  maxPerAccount: number;
 }
 
 /** What `docker login` writes and the containers/image tools (skopeo, podman, buildah) read. */
@@ -52,13 +55,16 @@ export async function buildTokenStore(raw: Record<string, unknown> | undefined, 
   return { backend: module.key, settings: await module.build(raw?.[module.key], ctx) };
 }
 
-export function buildRefreshTokens(raw: { enabled?: boolean; lifetime_seconds?: number; idle_timeout_seconds?: number; rotate_client_ids?: string[]; shared_client_ids?: string[] } | undefined, ctx: SectionContext): RefreshTokenConfig {
+export function buildRefreshTokens(raw: { enabled?: boolean; lifetime_seconds?: number; idle_timeout_seconds?: number; rotate_client_ids?: string[]; shared_client_ids?: string[]; max_per_account?: number } | undefined, ctx: SectionContext): RefreshTokenConfig {
   const lifetime = raw?.lifetime_seconds ?? 90 * DAY;
   const idle = raw?.idle_timeout_seconds ?? 30 * DAY;
   if (lifetime < 60 || lifetime > 3650 * DAY) ctx.add(["refresh_tokens", "lifetime_seconds"], "must be between 60 (a minute) and 315360000 (ten years)");
   if (idle < 0 || idle > lifetime) ctx.add(["refresh_tokens", "idle_timeout_seconds"], "must be 0 (no idle timeout) or between 1 and lifetime_seconds");
+  const max = raw?.max_per_account ?? 50;
+  if (max < 1 || max > 100_000) ctx.add(["refresh_tokens", "max_per_account"], "must be between 1 and 100000");
   return {
     enabled: raw?.enabled ?? true,
+    maxPerAccount: max,
     lifetimeMs: lifetime * 1000,
     idleTimeoutMs: idle === 0 ? null : idle * 1000,
     rotateClientIds: new Set(raw?.rotate_client_ids ?? []),

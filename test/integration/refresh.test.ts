@@ -62,9 +62,11 @@ token_store:
   sqlite: { path: "${dir}/store/regauth.db" }
 refresh_tokens:
   rotate_client_ids: [rotating]
+  max_per_account: 3
 users:
   "alice": { password: "${hash}", labels: { team: [dev] } }
   "bob": { password: "${hash}" }
+  "carol": { password: "${hash}" }
   "": {}
 acl:
   - match: { account: "/.+/", name: "\${account}/*" }
@@ -202,6 +204,20 @@ describe("refresh tokens", () => {
     assert.match((await tokensCli("revoke", "--id", t2)).stdout, /revoked 1 refresh token with id/);
     assert.equal((await refresh(t2, { scope: "repository:bob/app:pull" })).status, 400);
     await assert.rejects(tokensCli("revoke"), (e: { code: number; stderr: string }) => e.code === 2 && /exactly one of --account NAME, --id ID or --all/.test(e.stderr));
+  });
+
+  test("an account holds at most max_per_account live tokens: logins in a loop retire the oldest", async () => {
+    await tokensCli("revoke", "--account", "carol");
+    const tokens: string[] = [];
+    // A few ms apart, so that "oldest" is told by the creation time alone.
+    for (let i = 0; i < 5; i++) {
+      tokens.push((await login("carol")).refresh_token);
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    const listed = JSON.parse((await tokensCli("list", "--json", "--account", "carol")).stdout) as { id: string }[];
+    assert.deepEqual(listed.map((c) => c.id), tokens.slice(2).map((t) => t.slice(11, 27)), "the three newest are kept");
+    assert.equal((await refresh(tokens[0]!, { scope: "repository:carol/app:pull" })).status, 400);
+    assert.equal((await refresh(tokens[4]!, { scope: "repository:carol/app:pull" })).status, 200);
   });
 
   test("expired and idle tokens are refused", async () => {
