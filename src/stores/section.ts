@@ -57,7 +57,8 @@ export async function buildTokenStore(raw: Record<string, unknown> | undefined, 
 
 export function buildRefreshTokens(raw: { enabled?: boolean; lifetime_seconds?: number; idle_timeout_seconds?: number; rotate_client_ids?: string[]; shared_client_ids?: string[]; max_per_account?: number } | undefined, ctx: SectionContext): RefreshTokenConfig {
   const lifetime = raw?.lifetime_seconds ?? 90 * DAY;
-  const idle = raw?.idle_timeout_seconds ?? 30 * DAY;
+  // The default idle timeout never outlives a short lifetime.
+  const idle = raw?.idle_timeout_seconds ?? Math.min(30 * DAY, lifetime);
   if (lifetime < 60 || lifetime > 3650 * DAY) ctx.add(["refresh_tokens", "lifetime_seconds"], "must be between 60 (a minute) and 315360000 (ten years)");
   if (idle < 0 || idle > lifetime) ctx.add(["refresh_tokens", "idle_timeout_seconds"], "must be 0 (no idle timeout) or between 1 and lifetime_seconds");
   const max = raw?.max_per_account ?? 50;
