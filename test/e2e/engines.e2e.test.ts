@@ -60,6 +60,10 @@ acl:
   });
 
   const tokenLines = (grant: string) => regauth.stdout().split("\n").filter((l) => l.includes(`"grant":"${grant}"`));
+  /** The request log is written asynchronously: wait (a bounded while) for what must be in it. */
+  const logged = async (ok: () => boolean) => {
+    for (let i = 0; i < 250 && !ok(); i++) await new Promise((res) => setTimeout(res, 20));
+  };
 
   test("docker login keeps an identity token and no password; push and pull use the refresh grant; after revoke, pulls fail", async () => {
     const login = await docker.docker(["login", "-u", "dev", "--password-stdin", registry.url], PASSWORD);
@@ -75,8 +79,10 @@ acl:
     assert.equal((await docker.docker(["rmi", image])).code, 0);
     const pull = await docker.docker(["pull", image]);
     assert.equal(pull.code, 0, pull.stderr + pull.stdout);
+    const pushed = (l: string) => /"account":"dev"/.test(l) && /"client_id":"docker"/.test(l) && /"outcome":"issued"/.test(l) && /push/.test(l);
+    await logged(() => tokenLines("refresh_token").some(pushed));
     const refreshes = tokenLines("refresh_token");
-    assert.ok(refreshes.some((l) => /"account":"dev"/.test(l) && /"client_id":"docker"/.test(l) && /"outcome":"issued"/.test(l) && /push/.test(l)), refreshes.join("\n"));
+    assert.ok(refreshes.some(pushed), refreshes.join("\n"));
 
     const revoke = await run(process.execPath, [BIN, "tokens", "revoke", regauth.configPath, "--account", "dev"], { cwd: regauth.dir });
     assert.match(revoke.stdout, /revoked 1 refresh token/);
@@ -92,7 +98,9 @@ acl:
     assert.equal(pull.code, 0, pull.stderr + pull.stdout);
     const list = await containerd.ctr(["images", "ls", "-q"]);
     assert.ok(list.stdout.split("\n").includes(image), list.stdout);
-    const posts = tokenLines("password").filter((l) => l.includes('"method":"POST"'));
+    const postLines = () => tokenLines("password").filter((l) => l.includes('"method":"POST"'));
+    await logged(() => postLines().length > before);
+    const posts = postLines();
     assert.ok(posts.length > before, "ctr used POST");
     assert.ok(posts.some((l) => /"account":"dev"/.test(l) && /"outcome":"issued"/.test(l)), posts.join("\n"));
     const wrong = await containerd.ctr(["images", "pull", "--plain-http", "--user", "dev:wrong", `${registry.url}/dev/hello:v1`]);

@@ -264,6 +264,7 @@ describe("skopeo with an identity token (a refresh token in its auth file)", () 
     const pull = await skopeoCopyPull(`${s.registry.url}/team/rt:v1`, join(work, "pulled"), "v1", undefined, { auths });
     assert.equal(pull.code, 0, pull.stderr);
     assert.ok((await compareOciDirs(src, join(work, "pulled"), "v1")).same);
+    for (let i = 0; i < 250 && !/"grant":"refresh_token"[^\n]*"outcome":"issued"/.test(s.regauth.stdout()); i++) await new Promise((res) => setTimeout(res, 20));
     assert.match(s.regauth.stdout(), /"grant":"refresh_token"[^\n]*"account":"admin"[^\n]*"outcome":"issued"/);
     assert.match(s.regauth.stdout(), /"grant":"refresh_token","client_ip":"[^"]*","account":"admin","service":"e2e.registry","client_id":"containers\/image"/);
 

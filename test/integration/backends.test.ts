@@ -147,6 +147,9 @@ describe("GET /readyz", () => {
         assert.deepEqual(JSON.parse(body), { status: "not ready", backends: { ext_auth: { ok: false } } });
         assert.doesNotMatch(body, /ready\.sh/);
       }
+      // The log is written asynchronously, in order: once a line written after the probes is out, so are theirs.
+      await fetch(`${srv.url}/auth?service=after-the-probes`);
+      for (let i = 0; i < 250 && !srv.stdout().includes("after-the-probes"); i++) await new Promise((res) => setTimeout(res, 20));
       assert.equal(srv.stdout().split("\n").filter((l) => l.includes('"backend_not_ready"')).length, 1, srv.stdout());
       assert.match(srv.stdout(), /ready\.sh cannot be run: ENOENT/);
       assert.equal((await fetch(`${srv.url}/readyz`, { method: "POST" })).status, 405);
