@@ -21,5 +21,11 @@ export interface Authenticator {
    * password is at hand then). Undefined, or an answer of undefined: this method cannot tell.
    */
   stillExists?(user: string): Promise<boolean | undefined>;
+  /**
+   * A digest of the account's credentials as this method holds them (never the credential
+   * itself), kept with a refresh token at issue and compared on each use: a changed password
+   * ends the account's refresh tokens. Absent: this method cannot tell.
+   */
+  credentialProof?(user: string): string | undefined;
   stop(): Promise<void>;
 }

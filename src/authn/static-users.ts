@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { StaticUser } from "../config/types.js";
 import type { Secret } from "../secret.js";
 import type { Authenticator, AuthnResult } from "./authenticator.js";
@@ -17,6 +18,12 @@ export class StaticUsersAuthenticator implements Authenticator {
     if (!u) return { kind: "no-match" };
     if (u.passwordHash !== undefined && !(await verifyPassword(password.reveal(), u.passwordHash))) return { kind: "denied" };
     return { kind: "match", labels: u.labels };
+  }
+
+  /** A digest of the user's bcrypt hash: a new password (and a reload) gives another. */
+  credentialProof(user: string): string | undefined {
+    const hash = this.users.get(user)?.passwordHash;
+    return hash === undefined ? undefined : createHash("sha256").update(`regauth static user proof\0${hash}`).digest("hex").slice(0, 32);
   }
 
   /** A user removed from the file (and reloaded) is gone. */

@@ -1,7 +1,7 @@
 import type { App } from "../app.js";
 import { BadRequestError, InvalidGrantError } from "../errors.js";
 import { issueRefreshToken } from "../refresh/issue.js";
-import { parseRefreshToken, sameHash } from "../refresh/refresh-token.js";
+import { parseRefreshToken, sameHash, sameProof } from "../refresh/refresh-token.js";
 import type { TokenRequest } from "../request/token-request.js";
 import { authorizeAndSign } from "./authorize-and-sign.js";
 import type { Grant, IssueResult } from "./grant.js";
@@ -31,6 +31,9 @@ export const refreshGrant: Grant = {
     const method = app.authn.authenticators.find((a) => a.name === c.method);
     if (!method) throw new InvalidGrantError(`the account was signed in by ${c.method}, which this server no longer uses; log in again`);
     if ((await method.stillExists?.(c.account)) === false) throw new InvalidGrantError(`the account ${JSON.stringify(c.account)} no longer exists in ${c.method}; log in again`);
+    // A proof kept at issue that no longer matches: the password was changed since.
+    if (c.proof !== "" && method.credentialProof && !sameProof(c.proof, method.credentialProof(c.account) ?? ""))
+      throw new InvalidGrantError(`the password of ${JSON.stringify(c.account)} was changed since this refresh token was issued; log in again`);
     const idle = app.config.refreshTokens.idleTimeoutMs;
     const result = await authorizeAndSign(app, req, { account: c.account, labels: c.labels, method: c.method, cached: false });
     if (app.config.refreshTokens.rotateClientIds.has(c.clientId)) {

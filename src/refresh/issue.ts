@@ -11,6 +11,8 @@ export interface RefreshBinding {
   labels: Labels;
   clientId: string;
   service: string;
+  /** Keep this proof (a rotated token stands for the same login). */
+  proof?: string;
   /** Keep this hard expiry (a rotated token lives no longer than the one it replaces). */
   expiresAt?: number;
 }
@@ -23,8 +25,10 @@ export async function issueRefreshToken(app: App, b: RefreshBinding, now = Date.
   const cfg = app.config.refreshTokens;
   const minted = mintRefreshToken();
   const expiresAt = b.expiresAt ?? now + cfg.lifetimeMs;
+  const method = app.authn.authenticators.find((a) => a.name === b.method);
   const record: StoredCredential = {
     id: minted.id,
+    proof: b.proof ?? method?.credentialProof?.(b.account) ?? "",
     kind: "refresh_token",
     secretHash: minted.secretHash,
     account: b.account,

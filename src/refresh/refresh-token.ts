@@ -31,6 +31,13 @@ export function parseRefreshToken(token: string): { id: string; secretHash: stri
   return m ? { id: m[1]!, secretHash: hashSecret(m[2]!) } : undefined;
 }
 
+/** Compares two credential proofs (short hex digests) in constant time. */
+export function sameProof(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /** Compares two hex SHA-256 digests in constant time. */
 export function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a, "hex");

@@ -20,6 +20,12 @@ export interface StoredCredential {
   account: string;
   /** The authentication method that proved the account (`static`, `ldap_auth`, ...). */
   method: string;
+  /**
+   * What the method that proved the account says about its credentials at issue time (a
+   * digest of a static user's password hash, say): a changed password no longer matches.
+   * "" when the method has nothing to say.
+   */
+  proof: string;
   /** The labels at issue time: the ACL matches them on every use. */
   labels: Labels;
   clientId: string;

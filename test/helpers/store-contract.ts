@@ -16,6 +16,7 @@ export function credential(o: Partial<StoredCredential> = {}): StoredCredential 
     secretHash: randomBytes(32).toString("hex"),
     account: "alice",
     method: "static",
+    proof: "",
     labels: { group: ["dev", "ops"] },
     clientId: "docker",
     service: "registry",
@@ -43,7 +44,7 @@ export function storeContract(name: string, open: () => Promise<TokenStore>): vo
     });
 
   withStore("a credential put is got back whole, labels included", async (s) => {
-    const c = credential({ labels: { group: ["a", "b"], "team:x": ["ü"] }, clientId: "", service: "svc" });
+    const c = credential({ labels: { group: ["a", "b"], "team:x": ["ü"] }, clientId: "", service: "svc", proof: "5f2b9c0e1d3a4b6c" });
     await s.put(c);
     assert.deepEqual(await s.get(c.id, T0), c);
     assert.equal(await s.get("0123456789abcdef", T0), undefined);

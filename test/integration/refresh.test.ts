@@ -251,6 +251,21 @@ describe("refresh tokens", () => {
     assert.equal((await refresh(res.json.refresh_token, { client_id: "rotating" })).status, 200);
   });
 
+  test("a changed password (reloaded) ends the account's refresh tokens; a login with the new one gets a working token", async () => {
+    const { refresh_token: t } = await login("bob");
+    const asBob = { scope: "repository:bob/app:pull" };
+    assert.equal((await refresh(t, asBob)).status, 200);
+    const newHash = await testHash("bob-new-Passw0rd");
+    // A function, not a replacement string: a bcrypt hash is full of "$".
+    await reload((c) => c.replace(/^( {2}"bob": \{ password: ")[^"]+(")/m, (_m, a: string, b: string) => `${a}${newHash}${b}`));
+    const old = await refresh(t, asBob);
+    assert.equal(old.status, 400);
+    assert.match(old.json.error_description, /password of "bob" was changed since this refresh token was issued/);
+    const fresh = await call("/auth?service=registry&offline_token=true&client_id=docker", { headers: { authorization: basic("bob", "bob-new-Passw0rd") } });
+    assert.equal(fresh.status, 200);
+    assert.equal((await refresh(fresh.json.refresh_token, asBob)).status, 200);
+  });
+
   test("every use re-authorizes: an ACL change and a removed user take effect at the next refresh", async () => {
     const { refresh_token: t } = await login();
     await reload((c) => c.replace('actions: ["pull", "push"]', 'actions: ["pull"]'));

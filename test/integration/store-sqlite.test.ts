@@ -88,6 +88,25 @@ describe("sqlite token store", () => {
     }
   });
 
+  test("a schema-1 file (before the proof column) is upgraded in place; its tokens carry no proof", async () => {
+    const path = join(dir, "v1.db");
+    const v1 = `CREATE TABLE credentials (id TEXT PRIMARY KEY, kind TEXT NOT NULL, secret_hash TEXT NOT NULL, account TEXT NOT NULL, method TEXT NOT NULL, labels TEXT NOT NULL, client_id TEXT NOT NULL, service TEXT NOT NULL, created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, idle_until INTEGER) STRICT;
+      INSERT INTO credentials VALUES ('00000000000000aa', 'refresh_token', '${"0".repeat(64)}', 'old', 'static users', '{}', 'docker', 'r', ${T0}, ${T0}, ${T0 + 3_600_000}, NULL);
+      PRAGMA user_version = 1;`;
+    await run(process.execPath, ["-e", `const D = require(${JSON.stringify(require_("better-sqlite3"))}); const d = new D(${JSON.stringify(path)}); d.exec(${JSON.stringify(v1)}); d.close();`]);
+    const store = new SqliteTokenStore(path, log);
+    try {
+      const old = await store.get("00000000000000aa", T0);
+      assert.equal(old?.account, "old");
+      assert.equal(old?.proof, "");
+      const c = credential({ proof: "abc" });
+      await store.put(c);
+      assert.deepEqual(await store.get(c.id, T0), c);
+    } finally {
+      await store.close();
+    }
+  });
+
   test("a file from a newer regauth is refused with the reason, not overwritten", async () => {
     const path = join(dir, "newer.db");
     await run(process.execPath, ["-e", `const D = require(${JSON.stringify(require_("better-sqlite3"))}); const d = new D(${JSON.stringify(path)}); d.pragma("user_version = 99"); d.close();`]);

@@ -15,6 +15,7 @@ interface Row {
   id: string;
   kind: CredentialKind;
   secret_hash: string;
+  proof: string;
   account: string;
   method: string;
   labels: StoredCredential["labels"];
@@ -31,6 +32,7 @@ const fromRow = (r: Row): StoredCredential => ({
   id: r.id,
   kind: r.kind,
   secretHash: r.secret_hash,
+  proof: r.proof,
   account: r.account,
   method: r.method,
   labels: r.labels,
@@ -42,7 +44,7 @@ const fromRow = (r: Row): StoredCredential => ({
   idleUntil: r.idle_until === null ? null : Number(r.idle_until),
 });
 
-const COLUMNS = "id, kind, secret_hash, account, method, labels, client_id, service, created_at, last_used_at, expires_at, idle_until";
+const COLUMNS = "id, kind, secret_hash, account, method, labels, client_id, service, created_at, last_used_at, expires_at, idle_until, proof";
 /** Live at the parameter `$n`. */
 const live = (n: number) => `expires_at > $${n} AND (idle_until IS NULL OR idle_until > $${n})`;
 
@@ -110,11 +112,11 @@ export class PostgresTokenStore implements TokenStore {
 
   async put(c: StoredCredential): Promise<void> {
     await this.#query(
-      `INSERT INTO ${this.#t.credentials} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12)
+      `INSERT INTO ${this.#t.credentials} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13)
        ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, secret_hash = EXCLUDED.secret_hash, account = EXCLUDED.account,
          method = EXCLUDED.method, labels = EXCLUDED.labels, client_id = EXCLUDED.client_id, service = EXCLUDED.service,
-         created_at = EXCLUDED.created_at, last_used_at = EXCLUDED.last_used_at, expires_at = EXCLUDED.expires_at, idle_until = EXCLUDED.idle_until`,
-      [c.id, c.kind, c.secretHash, c.account, c.method, JSON.stringify(c.labels), c.clientId, c.service, c.createdAt, c.lastUsedAt, c.expiresAt, c.idleUntil],
+         created_at = EXCLUDED.created_at, last_used_at = EXCLUDED.last_used_at, expires_at = EXCLUDED.expires_at, idle_until = EXCLUDED.idle_until, proof = EXCLUDED.proof`,
+      [c.id, c.kind, c.secretHash, c.account, c.method, JSON.stringify(c.labels), c.clientId, c.service, c.createdAt, c.lastUsedAt, c.expiresAt, c.idleUntil, c.proof],
     );
   }
 

@@ -19,7 +19,8 @@ export class PostgresTables {
       `CREATE TABLE IF NOT EXISTS ${this.credentials} (
          id text PRIMARY KEY, kind text NOT NULL, secret_hash text NOT NULL, account text NOT NULL,
          method text NOT NULL, labels jsonb NOT NULL, client_id text NOT NULL, service text NOT NULL,
-         created_at bigint NOT NULL, last_used_at bigint NOT NULL, expires_at bigint NOT NULL, idle_until bigint)`,
+         created_at bigint NOT NULL, last_used_at bigint NOT NULL, expires_at bigint NOT NULL, idle_until bigint,
+         proof text NOT NULL DEFAULT '')`,
       `CREATE INDEX IF NOT EXISTS "${p}credentials_account" ON ${this.credentials} (account)`,
       `CREATE INDEX IF NOT EXISTS "${p}credentials_expires" ON ${this.credentials} (expires_at)`,
       // expires_at: when the window ends, so that purge can drop old windows without knowing their length.

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { CredentialKind, CredentialSelector, StoredCredential } from "../token-store.js";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 interface Row {
   id: string;
@@ -11,6 +11,7 @@ interface Row {
   secret_hash: string;
   account: string;
   method: string;
+  proof: string;
   labels: string;
   client_id: string;
   service: string;
@@ -26,6 +27,7 @@ const fromRow = (r: Row): StoredCredential => ({
   secretHash: r.secret_hash,
   account: r.account,
   method: r.method,
+  proof: r.proof,
   labels: JSON.parse(r.labels),
   clientId: r.client_id,
   service: r.service,
@@ -54,12 +56,15 @@ export class SqliteCredentials {
       // WAL with NORMAL loses at most the last commits on power loss, never consistency: a lost refresh token means one more login.
       db.pragma("synchronous = NORMAL");
       const version = db.pragma("user_version", { simple: true }) as number;
+      // Schema 1 had no proof column: its tokens carry none (as if issued by a method with nothing to say).
+      if (version === 1) db.exec("ALTER TABLE credentials ADD COLUMN proof TEXT NOT NULL DEFAULT ''");
       if (version > SCHEMA_VERSION) throw new Error(`${path} was written by a newer regauth (schema ${version}; this one knows ${SCHEMA_VERSION})`);
       db.exec(`
         CREATE TABLE IF NOT EXISTS credentials (
           id TEXT PRIMARY KEY, kind TEXT NOT NULL, secret_hash TEXT NOT NULL, account TEXT NOT NULL,
           method TEXT NOT NULL, labels TEXT NOT NULL, client_id TEXT NOT NULL, service TEXT NOT NULL,
-          created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, idle_until INTEGER
+          created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, idle_until INTEGER,
+          proof TEXT NOT NULL DEFAULT ''
         ) STRICT;
         CREATE INDEX IF NOT EXISTS credentials_account ON credentials (account);
         CREATE INDEX IF NOT EXISTS credentials_expires ON credentials (expires_at);
@@ -73,7 +78,8 @@ export class SqliteCredentials {
     this.#db = db;
     this.#s = {
       put: db.prepare(
-        `INSERT OR REPLACE INTO credentials VALUES (@id, @kind, @secret_hash, @account, @method, @labels, @client_id, @service, @created_at, @last_used_at, @expires_at, @idle_until)`,
+        `INSERT OR REPLACE INTO credentials (id, kind, secret_hash, account, method, labels, client_id, service, created_at, last_used_at, expires_at, idle_until, proof)
+         VALUES (@id, @kind, @secret_hash, @account, @method, @labels, @client_id, @service, @created_at, @last_used_at, @expires_at, @idle_until, @proof)`,
       ),
       get: db.prepare(`SELECT * FROM credentials WHERE id = @id AND ${LIVE}`),
       touch: db.prepare(`UPDATE credentials SET last_used_at = @last, idle_until = @idle WHERE id = @id`),
@@ -96,6 +102,7 @@ export class SqliteCredentials {
       secret_hash: c.secretHash,
       account: c.account,
       method: c.method,
+      proof: c.proof,
       labels: JSON.stringify(c.labels),
       client_id: c.clientId,
       service: c.service,
