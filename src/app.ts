@@ -13,7 +13,7 @@ import { hasLaterAuthenticator, IMPLEMENTED } from "./backends/registry.js";
 import { ConfigError } from "./errors.js";
 import { createLogger, type Logger } from "./log.js";
 import { InFlight } from "./runtime/in-flight.js";
-import { fingerprintOf, SharedResources } from "./runtime/shared-resources.js";
+import { fingerprintOf, SharedResources, type Stoppable } from "./runtime/shared-resources.js";
 import { KeyLoadError, loadSigningKey, type SigningKey } from "./token/signing-key.js";
 import { TokenSigner } from "./token/sign.js";
 import { openTokenStore } from "./stores/open.js";
@@ -81,9 +81,10 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
   const authenticators: Authenticator[] = [];
   const routes = new Map<string, BackendRoute>();
   const healthy: [string, Backend][] = [];
-  const held: [string, Backend][] = [];
+  const held: [string, Stoppable][] = [];
   const releaseAll = () => Promise.allSettled(held.map(([k, b]) => shared.release(k, b)));
   let acl: AclAuthorizer | undefined;
+  let store: TokenStore;
   try {
     if (config.acl) {
       acl = new AclAuthorizer(config.acl, config.where, { literalLabelValues: config.literalLabelValues });
@@ -106,6 +107,9 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
         routes.set(r.path, r);
       }
     }
+    const opened = await shared.acquire("token_store", fingerprintOf(config.tokenStore), () => openTokenStore(config.tokenStore, log));
+    held.push(["token_store", opened]);
+    store = opened;
   } catch (e) {
     // A backend that fails to start must not leave the ones before it running (connections, processes).
     await releaseAll();
@@ -113,15 +117,6 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
     throw e;
   }
 
-  let store: TokenStore;
-  try {
-    store = await shared.acquire("token_store", fingerprintOf(config.tokenStore), () => openTokenStore(config.tokenStore, log));
-  } catch (e) {
-    await releaseAll();
-    await acl?.stop();
-    throw e;
-  }
-  held.push(["token_store", store as unknown as Backend]);
   const cache = new CredentialCache(config.credentialCache.ttlSeconds * 1000, config.credentialCache.maxEntries);
   const authn = new AuthnChain(authenticators, cache, await refusal.dummyHash());
   const authz = new AuthzChain(authorizers);

@@ -36,6 +36,11 @@ export class AuthnChain {
     return { ok: false };
   }
 
+  /** The method a refresh token names (by `Authenticator.name`), if this configuration still has it. */
+  method(name: string): Authenticator | undefined {
+    return this.authenticators.find((a) => a.name === name);
+  }
+
   async stop(): Promise<void> {
     this.cache.clear();
     await Promise.allSettled(this.authenticators.map((a) => a.stop()));

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { loadConfigFile } from "../config/load.js";
 import { ConfigError, RegauthError } from "../errors.js";
 import { createLogger } from "../log.js";
-import { REFRESH_PREFIX } from "../refresh/refresh-token.js";
+import { refreshTokenId } from "../refresh/refresh-token.js";
 import { openTokenStore } from "../stores/open.js";
 import type { CredentialSelector, StoredCredential } from "../stores/token-store.js";
 
@@ -56,7 +56,7 @@ export async function tokens(args: string[]): Promise<number> {
       return 2;
     }
     // A pasted token works as well as its id (the id is the part after the prefix).
-    const id = values.id?.startsWith(REFRESH_PREFIX) ? values.id.slice(REFRESH_PREFIX.length, REFRESH_PREFIX.length + 16) : values.id;
+    const id = values.id === undefined ? undefined : (refreshTokenId(values.id) ?? values.id);
     selector = values.all ? { all: true } : id !== undefined ? { id } : { account: values.account! };
   }
   try {

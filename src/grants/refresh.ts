@@ -28,7 +28,7 @@ export const refreshGrant: Grant = {
     const shared = app.config.refreshTokens.sharedClientIds;
     if (clientId !== c.clientId && !(shared.has(clientId) && shared.has(c.clientId))) throw new InvalidGrantError(`the refresh token was issued to client_id ${JSON.stringify(c.clientId)}, not ${JSON.stringify(clientId)}`);
     if (req.service !== c.service) throw new InvalidGrantError(`the refresh token was issued for service ${JSON.stringify(c.service)}, not ${JSON.stringify(req.service)}`);
-    const method = app.authn.authenticators.find((a) => a.name === c.method);
+    const method = app.authn.method(c.method);
     if (!method) throw new InvalidGrantError(`the account was signed in by ${c.method}, which this server no longer uses; log in again`);
     if ((await method.stillExists?.(c.account)) === false) throw new InvalidGrantError(`the account ${JSON.stringify(c.account)} no longer exists in ${c.method}; log in again`);
     // A proof kept at issue that no longer matches: the password was changed since.
@@ -38,7 +38,8 @@ export const refreshGrant: Grant = {
     const result = await authorizeAndSign(app, req, { account: c.account, labels: c.labels, method: c.method, cached: false });
     if (app.config.refreshTokens.rotateClientIds.has(c.clientId)) {
       // Opt-in per client: the docker engine keeps the token from login and would be locked out (moby #39718).
-      result.refreshToken = await issueRefreshToken(app, { ...c, expiresAt: c.expiresAt }, now);
+      // The same binding, proof and hard expiry: a rotated token stands for the same login.
+      result.refreshToken = await issueRefreshToken(app, c, now);
       if (result.refreshToken) await app.store.revoke({ id: c.id });
     } else {
       // The grant is already decided: a store that fails now costs the idle deadline its move, not the client its token.

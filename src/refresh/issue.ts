@@ -25,10 +25,9 @@ export async function issueRefreshToken(app: App, b: RefreshBinding, now = Date.
   const cfg = app.config.refreshTokens;
   const minted = mintRefreshToken();
   const expiresAt = b.expiresAt ?? now + cfg.lifetimeMs;
-  const method = app.authn.authenticators.find((a) => a.name === b.method);
   const record: StoredCredential = {
     id: minted.id,
-    proof: b.proof ?? method?.credentialProof?.(b.account) ?? "",
+    proof: b.proof ?? app.authn.method(b.method)?.credentialProof?.(b.account) ?? "",
     kind: "refresh_token",
     secretHash: minted.secretHash,
     account: b.account,

@@ -25,6 +25,11 @@ export function mintRefreshToken(): MintedToken {
   return { token: `${REFRESH_PREFIX}${id}_${secret}`, id, secretHash: hashSecret(secret) };
 }
 
+/** The id part of a token-shaped text (for `tokens revoke --id` with a pasted token); undefined if it has none. */
+export function refreshTokenId(text: string): string | undefined {
+  return text.startsWith(REFRESH_PREFIX) ? text.slice(REFRESH_PREFIX.length, REFRESH_PREFIX.length + ID_HEX) : undefined;
+}
+
 /** The id and the secret's hash of a well-formed token; undefined for anything else. */
 export function parseRefreshToken(token: string): { id: string; secretHash: string } | undefined {
   const m = SHAPE.exec(token);

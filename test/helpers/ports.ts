@@ -1,4 +1,4 @@
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 
 /**
  * Ask the kernel for a currently free TCP port on 127.0.0.1.
@@ -21,5 +21,17 @@ export function freePort(): Promise<number> {
       const port = addr.port;
       srv.close((err) => (err ? reject(err) : resolve(port)));
     });
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port (a server that is up). */
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
   });
 }

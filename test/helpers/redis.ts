@@ -3,12 +3,11 @@
 // stopped by PID. A stopped server can be started again on the same port (outage tests).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { killOnExit } from "./children.js";
-import { freePort } from "./ports.js";
+import { canConnect, freePort } from "./ports.js";
 import { writeKeyPair } from "./regauth.js";
 
 const run = promisify(execFile);
@@ -58,16 +57,6 @@ export interface RedisOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
 
 /** One redis-server process, restartable on its port with the same arguments. */
 class RedisProcess {

@@ -5,11 +5,10 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
 import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "./ports.js";
+import { canConnect, freePort } from "./ports.js";
 import { writeKeyPair } from "./regauth.js";
 import { killOnExit } from "./children.js";
 
@@ -159,16 +158,6 @@ function seedLdif(opts: SlapdOptions): string {
   return blocks.join("\n\n") + "\n";
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
