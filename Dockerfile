@@ -15,9 +15,12 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
+# The SQL tables `regauth db init` creates (and `regauth db schema` prints).
+COPY schema ./schema
+# Type declarations are for the compiler only (mysql2 pulls @types/node in as a peer).
 RUN npx tsc -p tsconfig.build.json \
  && npm prune --omit=dev --ignore-scripts \
- && rm -rf node_modules/.cache
+ && rm -rf node_modules/.cache node_modules/@types
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
@@ -27,6 +30,7 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY --from=build /src/bin ./bin
+COPY --from=build /src/schema ./schema
 RUN mkdir -p /data /config /keys && chown node:node /data /keys
 USER node
 EXPOSE 5001

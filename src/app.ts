@@ -76,6 +76,7 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
     refusal,
     laterMethods: b.role === "authn" && hasLaterAuthenticator(b.key, (k) => config.sections.has(k)),
     maxCacheEntries: config.credentialCache.maxEntries,
+    literalLabelValues: config.literalLabelValues,
   });
   const authorizers: Authorizer[] = [];
   const authenticators: Authenticator[] = [];

@@ -26,6 +26,6 @@ export interface Authenticator {
    * itself), kept with a refresh token at issue and compared on each use: a changed password
    * ends the account's refresh tokens. Absent: this method cannot tell.
    */
-  credentialProof?(user: string): string | undefined;
+  credentialProof?(user: string): Promise<string | undefined> | string | undefined;
   stop(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { isIPv6 } from "node:net";
+import { isIP, isIPv6 } from "node:net";
 
 /**
  * The 8 hextets of an IPv6 address in text form (`::`, an embedded dotted IPv4
@@ -41,4 +41,16 @@ export function normalizeIp(ip: string): string {
   const g = hextets(ip);
   if (!g || g[0] !== 0 || g[1] !== 0 || g[2] !== 0 || g[3] !== 0 || g[4] !== 0 || g[5] !== 0xffff) return ip;
   return `${g[6]! >> 8}.${g[6]! & 0xff}.${g[7]! >> 8}.${g[7]! & 0xff}`;
+}
+
+/** An ACL `ip` pattern docker_auth accepts: an address, or a CIDR with a prefix length that fits its family. */
+export function validIpPattern(p: string): boolean {
+  const slash = p.indexOf("/");
+  if (slash < 0) return isIP(p) !== 0 && !p.includes("%");
+  const ip = p.slice(0, slash);
+  const bits = p.slice(slash + 1);
+  const family = isIP(ip);
+  // Go's net.ParseIP and ParseCIDR refuse an IPv6 zone (fe80::1%eth0); Node's isIP accepts it.
+  if (ip.includes("%")) return false;
+  return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }

@@ -28,11 +28,13 @@ export interface BackendServices {
   laterMethods: boolean;
   /** The most entries any per-backend cache may hold (`credential_cache.max_entries`). */
   maxCacheEntries: number;
+  /** `acl_options.label_values: literal`, for ACLs a backend reads from elsewhere (a database). */
+  literalLabelValues: boolean;
 }
 
 /** The services' values that shape an instance: part of its identity for reuse. */
 export function servicesIdentity(s: BackendServices): string {
-  return JSON.stringify({ file: s.configFile, cost: s.refusal.cost, bcrypt: s.refusal.bcryptInUse, later: s.laterMethods, max: s.maxCacheEntries });
+  return JSON.stringify({ file: s.configFile, cost: s.refusal.cost, bcrypt: s.refusal.bcryptInUse, later: s.laterMethods, max: s.maxCacheEntries, literal: s.literalLabelValues });
 }
 
 /** A backend's answer to a readiness check. */

@@ -1,6 +1,8 @@
+import { casbinAuthzBackend } from "./casbin/index.js";
 import type { BackendModule, BackendRole, PlannedSection } from "./backend.js";
 import { extAuthBackend, extAuthzBackend } from "./ext/index.js";
 import { ldapAuthBackend } from "./ldap/index.js";
+import { aclXormBackend, xormAuthBackend } from "./xorm/index.js";
 import { pluginAuthnBackend, pluginAuthzBackend } from "./plugin/index.js";
 
 const planned = (key: string, role: BackendRole): PlannedSection => ({ key, role, planned: true });
@@ -19,13 +21,13 @@ export const BACKENDS: readonly (BackendModule | PlannedSection)[] = [
   planned("gitlab_auth", "authn"),
   ldapAuthBackend,
   planned("mongo_auth", "authn"),
-  planned("xorm_auth", "authn"),
+  xormAuthBackend,
   pluginAuthnBackend,
   planned("acl_mongo", "authz"),
-  planned("acl_xorm", "authz"),
+  aclXormBackend,
   extAuthzBackend,
   pluginAuthzBackend,
-  planned("casbin_authz", "authz"),
+  casbinAuthzBackend,
 ];
 
 export const isImplemented = (b: BackendModule | PlannedSection): b is BackendModule => !("planned" in b);

@@ -1,4 +1,5 @@
 import { check } from "./check.js";
+import { db } from "./db.js";
 import { explain } from "./explain.js";
 import { hash } from "./hash.js";
 import { keygen } from "./keygen.js";
@@ -17,6 +18,8 @@ const USAGE = `usage: regauth <command> [args]
   tokens list CONFIG [--account NAME] [--json]
   tokens revoke CONFIG (--account NAME | --id ID | --all)
                         list or revoke refresh tokens in the configured token store
+  db init CONFIG        create the xorm_user and xorm_acl_entry tables (xorm_auth, acl_xorm)
+  db schema TYPE        print that schema for mysql, postgres or sqlite3
 `;
 
 // docker_auth's binary takes glog flags (-v=2, -logtostderr, ...) and the config path.
@@ -52,6 +55,8 @@ export async function main(argv: string[]): Promise<number> {
         return await explain(rest);
       case "tokens":
         return await tokens(rest);
+      case "db":
+        return await db(rest);
       case "help":
       case "--help":
       case "-h":

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
-import { isIP } from "node:net";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue, type ConfigLocation } from "../errors.js";
+import { validIpPattern } from "../authz/ip.js";
 import { usesLabelPlaceholders } from "../authz/pattern-template.js";
 import { configSchema, knownKeysAt, NOT_YET_SUPPORTED, type RawConfig } from "./schema.js";
 import type { SectionContext } from "./section.js";
@@ -209,16 +209,6 @@ function buildAcl(list: IssueList, raw: RawConfig): AclEntrySpec[] | undefined {
   });
 }
 
-function validIpPattern(p: string): boolean {
-  const slash = p.indexOf("/");
-  if (slash < 0) return isIP(p) !== 0 && !p.includes("%");
-  const ip = p.slice(0, slash);
-  const bits = p.slice(slash + 1);
-  const family = isIP(ip);
-  // Go's net.ParseIP and ParseCIDR refuse an IPv6 zone (fe80::1%eth0); Node's isIP accepts it.
-  if (ip.includes("%")) return false;
-  return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
-}
 
 /**
  * Read and validate a config from YAML text. Every problem found is reported at

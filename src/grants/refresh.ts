@@ -32,7 +32,7 @@ export const refreshGrant: Grant = {
     if (!method) throw new InvalidGrantError(`the account was signed in by ${c.method}, which this server no longer uses; log in again`);
     if ((await method.stillExists?.(c.account)) === false) throw new InvalidGrantError(`the account ${JSON.stringify(c.account)} no longer exists in ${c.method}; log in again`);
     // A proof kept at issue that no longer matches: the password was changed since.
-    if (c.proof !== "" && method.credentialProof && !sameProof(c.proof, method.credentialProof(c.account) ?? ""))
+    if (c.proof !== "" && method.credentialProof && !sameProof(c.proof, (await method.credentialProof(c.account)) ?? ""))
       throw new InvalidGrantError(`the password of ${JSON.stringify(c.account)} was changed since this refresh token was issued; log in again`);
     const idle = app.config.refreshTokens.idleTimeoutMs;
     const result = await authorizeAndSign(app, req, { account: c.account, labels: c.labels, method: c.method, cached: false });

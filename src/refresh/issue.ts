@@ -27,7 +27,7 @@ export async function issueRefreshToken(app: App, b: RefreshBinding, now = Date.
   const expiresAt = b.expiresAt ?? now + cfg.lifetimeMs;
   const record: StoredCredential = {
     id: minted.id,
-    proof: b.proof ?? app.authn.method(b.method)?.credentialProof?.(b.account) ?? "",
+    proof: b.proof ?? (await app.authn.method(b.method)?.credentialProof?.(b.account)) ?? "",
     kind: "refresh_token",
     secretHash: minted.secretHash,
     account: b.account,

@@ -105,7 +105,10 @@ test("building the stages natively gives a runtime tree with only what the serve
   }
   const app = hostPath(stages.at(-1)!.name, "/app");
   const top = (await readdir(app)).sort();
-  assert.deepEqual(top, ["bin", "dist", "node_modules", "package.json"]);
+  assert.deepEqual(top, ["bin", "dist", "node_modules", "package.json", "schema"]);
+  // `regauth db schema` reads the SQL files from the tree it runs in.
+  const schema = await run(process.execPath, [join(app, "bin/regauth"), "db", "schema", "postgres"], { cwd: app });
+  assert.match(schema.stdout, /CREATE TABLE IF NOT EXISTS "xorm_user"/);
   // Installed packages, scoped ones as "@scope/name" (an emptied scope directory holds none).
   const modules: string[] = [];
   for (const entry of await readdir(join(app, "node_modules"))) {

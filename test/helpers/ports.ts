@@ -35,3 +35,25 @@ export function canConnect(port: number): Promise<boolean> {
     s.once("error", () => resolve(false));
   });
 }
+
+/**
+ * Start a server on a free port, trying another when the port was taken between freePort()
+ * and the server's bind (its error matches `taken`). On failure `cleanUp` runs and the error
+ * is thrown. Returns the port the server is on.
+ */
+export async function startOnFreePort(start: (port: number) => Promise<void>, taken: RegExp, cleanUp: () => Promise<void>): Promise<number> {
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      try {
+        await start(port);
+        return port;
+      } catch (e) {
+        if (attempt >= 5 || !taken.test((e as Error).message)) throw e;
+      }
+    }
+  } catch (e) {
+    await cleanUp();
+    throw e;
+  }
+}

@@ -8,7 +8,8 @@ import { access, chown, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "./ports.js";
+import { startOnFreePort } from "./ports.js";
+import { skipOrFailInCi } from "./requirements.js";
 
 const run = promisify(execFile);
 
@@ -31,16 +32,11 @@ export async function postgresMissing(): Promise<string | undefined> {
     if (asRoot) await run("id", ["-u", "postgres"]);
     return undefined;
   } catch {
-    return `PostgreSQL server programs (initdb, pg_ctl, postgres in ${PG_BIN_DIR}${asRoot ? ", and a postgres user to run them as" : ""}) are needed for the PostgreSQL token store tests: apt-get install postgresql (or set REGAUTH_TEST_PG_BIN_DIR)`;
+    return `PostgreSQL server programs (initdb, pg_ctl, postgres in ${PG_BIN_DIR}${asRoot ? ", and a postgres user to run them as" : ""}) are needed for the PostgreSQL tests (token store, xorm_auth, acl_xorm): apt-get install postgresql (or set REGAUTH_TEST_PG_BIN_DIR)`;
   }
 }
 
-/** For node:test's `skip`: undefined when PostgreSQL is there; a reason outside CI; in CI (CI=true) a missing one is an error. */
-export async function skipWithoutPostgres(): Promise<string | undefined> {
-  const missing = await postgresMissing();
-  if (missing && process.env["CI"] === "true") throw new Error(missing);
-  return missing;
-}
+export const skipWithoutPostgres = (): Promise<string | undefined> => skipOrFailInCi(postgresMissing());
 
 export interface RunningPostgres {
   port: number;
@@ -110,21 +106,12 @@ export async function startPostgres(): Promise<RunningPostgres> {
     running.delete(data);
   };
 
-  try {
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      try {
-        await start();
-        break;
-      } catch (e) {
-        // Another process may take the free port before the server binds it: try another.
-        if (attempt >= 5 || !/could not bind|address already in use/i.test((e as Error).message)) throw e;
-      }
-    }
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
+  // Another process may take the free port before the server binds it: another is tried.
+  port = await startOnFreePort(
+    (p) => ((port = p), start()),
+    /could not bind|address already in use/i,
+    () => rm(dir, { recursive: true, force: true }),
+  );
 
   let destroyed = false;
   return {

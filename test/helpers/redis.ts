@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { killOnExit } from "./children.js";
 import { canConnect, freePort } from "./ports.js";
 import { writeKeyPair } from "./regauth.js";
+import { skipOrFailInCi } from "./requirements.js";
 
 const run = promisify(execFile);
 
@@ -26,12 +27,7 @@ export async function redisMissing(): Promise<string | undefined> {
   }
 }
 
-/** For node:test's `skip`: undefined when Redis is there; a reason outside CI; in CI (CI=true) a missing Redis is an error. */
-export async function skipWithoutRedis(): Promise<string | undefined> {
-  const missing = await redisMissing();
-  if (missing && process.env["CI"] === "true") throw new Error(missing);
-  return missing;
-}
+export const skipWithoutRedis = (): Promise<string | undefined> => skipOrFailInCi(redisMissing());
 
 export interface RunningRedis {
   port: number;

@@ -3,7 +3,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Writable } from "node:stream";
 import { hashPassword } from "../../src/authn/bcrypt.js";
+import { parseConfig } from "../../src/config/load.js";
+import { createLogger } from "../../src/log.js";
+import { RegauthServer } from "../../src/server/server.js";
 import { generateSigningKey, selfSignedCertificate, type KeyType } from "../../src/token/certificate.js";
 import { freePort } from "./ports.js";
 
@@ -94,4 +98,27 @@ export async function startRegauth(config: string, opts: { dir?: string; tls?: b
 export function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
   const [h, p] = token.split(".");
   return { header: JSON.parse(Buffer.from(h!, "base64url").toString()), payload: JSON.parse(Buffer.from(p!, "base64url").toString()) };
+}
+
+export interface InProcessServer {
+  url: string;
+  server: RegauthServer;
+  /** Every log line so far (level debug), as the JSON lines the server wrote. */
+  logs(): string;
+  close(): Promise<void>;
+}
+
+/** RegauthServer in this process on 127.0.0.1, its log captured at debug level. */
+export async function serveInProcess(configFile: string, text: string, dir: string): Promise<InProcessServer> {
+  let logText = "";
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logText += chunk.toString();
+      cb();
+    },
+  });
+  const server = await RegauthServer.start(await parseConfig(configFile, text, dir), createLogger("debug", sink));
+  const a = server.address();
+  if (a === null || typeof a === "string") throw new Error("the server has no TCP address");
+  return { url: `http://127.0.0.1:${a.port}`, server, logs: () => logText, close: () => server.close() };
 }

@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { canConnect, freePort } from "./ports.js";
 import { writeKeyPair } from "./regauth.js";
 import { killOnExit } from "./children.js";
+import { skipOrFailInCi } from "./requirements.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -86,15 +87,7 @@ export async function slapdMissing(): Promise<string | undefined> {
   }
 }
 
-/**
- * For node:test's `skip` option: undefined when slapd is there; a skip reason outside CI;
- * in CI (CI=true) a missing slapd is an error, never a silent skip.
- */
-export async function skipWithoutSlapd(): Promise<string | undefined> {
-  const missing = await slapdMissing();
-  if (missing && process.env["CI"] === "true") throw new Error(missing);
-  return missing;
-}
+export const skipWithoutSlapd = (): Promise<string | undefined> => skipOrFailInCi(slapdMissing());
 
 
 function slapdConf(dir: string, tls: { cert: string; key: string }): string {

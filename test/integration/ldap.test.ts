@@ -5,15 +5,12 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { LdapAuthenticator } from "../../src/backends/ldap/authenticator.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { LdapAuthConfig } from "../../src/backends/ldap/section.js";
-import { createLogger } from "../../src/log.js";
 import { Secret } from "../../src/secret.js";
-import { RegauthServer } from "../../src/server/server.js";
-import { decodeJwt, testHash, writeKeyPair, type KeyFiles } from "../helpers/regauth.js";
+import { decodeJwt, testHash, writeKeyPair, type KeyFiles, serveInProcess, type InProcessServer } from "../helpers/regauth.js";
 import { GROUPS, PEOPLE, READER_DN, READER_PW, skipWithoutSlapd, startSlapd, type RunningSlapd, type SeedGroup, type SeedUser } from "../helpers/slapd.js";
 
 const skip = await skipWithoutSlapd();
@@ -98,25 +95,8 @@ async function ldapConfig(o: LdapOpts = {}): Promise<LdapAuthConfig> {
   return (await parseConfig("ldap.yml", configText(o), dir)).sections.get("ldap_auth") as LdapAuthConfig;
 }
 
-interface Server {
-  url: string;
-  logs(): string;
-  close(): Promise<void>;
-}
-
-async function serve(text: string): Promise<Server> {
-  let logText = "";
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logText += chunk.toString();
-      cb();
-    },
-  });
-  const s = await RegauthServer.start(await parseConfig("ldap.yml", text, dir), createLogger("debug", sink));
-  const a = s.address();
-  assert.ok(typeof a !== "string");
-  return { url: `http://127.0.0.1:${a.port}`, logs: () => logText, close: () => s.close() };
-}
+type Server = InProcessServer;
+const serve = (text: string): Promise<Server> => serveInProcess("ldap.yml", text, dir);
 
 interface TokenAnswer {
   status: number;

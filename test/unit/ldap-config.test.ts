@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { parseConfig } from "../../src/config/load.js";
 import { knownKeysAt } from "../../src/config/schema.js";
-import { parseGoDuration, parseLdapAddr, type LdapAuthConfig } from "../../src/backends/ldap/section.js";
+import { parseGoDuration } from "../../src/config/duration.js";
+import { parseLdapAddr, type LdapAuthConfig } from "../../src/backends/ldap/section.js";
 import { ConfigError, type ConfigIssue } from "../../src/errors.js";
 import { writeKeyPair } from "../helpers/regauth.js";
 

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { Secret } from "../../secret.js";
 import type { SectionContext } from "../../config/section.js";
 import { nearest } from "../../config/suggest.js";
+import { durationMs } from "../../config/duration.js";
 import { nullIsAbsent, optBool, optDuration, optInt, optMapping, optText, optTextList as textList } from "../../config/fields.js";
 
 // ---------------------------------------------------------------------------
@@ -144,23 +145,6 @@ export const LDAP_DEFAULTS = {
 // ---------------------------------------------------------------------------
 // Checks and conversion.
 
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go's time.ParseDuration, in milliseconds; undefined when it is not one. */
-export function parseGoDuration(text: string): number | undefined {
-  const s = text.trim();
-  if (s === "0") return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gy;
-  let total = 0;
-  let end = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s))) {
-    total += Number(m[1]) * UNITS[m[2]!]!;
-    end = re.lastIndex;
-  }
-  return end === s.length && end > 0 ? total : undefined;
-}
-
 /** `host:port` or `[v6]:port` (docker_auth dials it as written). */
 export function parseLdapAddr(addr: string): { host: string; port: number } | string {
   if (/^ldaps?:\/\//i.test(addr)) return `write host:port, not a URL (set tls: always for ldaps://)`;
@@ -199,19 +183,6 @@ function filterProblem(template: string, placeholders: readonly string[]): strin
   }
 }
 
-function durationMs(ctx: SectionContext, key: string, v: string | number | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const ms = typeof v === "number" ? undefined : parseGoDuration(v);
-  if (ms === undefined) {
-    ctx.add(["ldap_auth", key], `must be a duration such as "5s", "500ms" or "1m" (a bare number is not one)`);
-    return fallback;
-  }
-  if (ms <= 0) {
-    ctx.add(["ldap_auth", key], "must be more than 0");
-    return fallback;
-  }
-  return ms;
-}
 
 
 /** docker_auth's wording for a bad ca_certificate. */
@@ -316,9 +287,9 @@ export async function buildLdapAuth(raw: RawLdapAuth, ctx: SectionContext): Prom
     labels,
     groupSearch,
     poolSize,
-    connectTimeoutMs: durationMs(ctx, "connect_timeout", raw.connect_timeout, LDAP_DEFAULTS.connectTimeoutMs),
-    timeoutMs: durationMs(ctx, "timeout", raw.timeout, LDAP_DEFAULTS.timeoutMs),
-    idleTimeoutMs: durationMs(ctx, "idle_timeout", raw.idle_timeout, LDAP_DEFAULTS.idleTimeoutMs),
+    connectTimeoutMs: durationMs(ctx, ["ldap_auth", "connect_timeout"], raw.connect_timeout, LDAP_DEFAULTS.connectTimeoutMs),
+    timeoutMs: durationMs(ctx, ["ldap_auth", "timeout"], raw.timeout, LDAP_DEFAULTS.timeoutMs),
+    idleTimeoutMs: durationMs(ctx, ["ldap_auth", "idle_timeout"], raw.idle_timeout, LDAP_DEFAULTS.idleTimeoutMs),
   };
 }
 

@@ -1,0 +1,313 @@
+// xorm_auth and acl_xorm against real databases: SQLite (a file), PostgreSQL and MariaDB
+// (servers on loopback). The same suite runs on each: tables made by `regauth db init`,
+// users with labels, the ACL in seq order, injection attempts, cache_ttl reloads, broken
+// entries, an outage and the recovery after it.
+// Needs `apt-get install postgresql mariadb-server` (in CI a missing server fails these tests).
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { ConfigError } from "../../src/errors.js";
+import { skipWithoutMariadb, startMariadb, type RunningMariadb } from "../helpers/mariadb.js";
+import { skipWithoutPostgres, startPostgres, type RunningPostgres } from "../helpers/postgres.js";
+import { BIN, decodeJwt, testHash, writeKeyPair, type KeyFiles, serveInProcess, type InProcessServer } from "../helpers/regauth.js";
+import { eventually } from "../helpers/store-contract.js";
+
+const run = promisify(execFile);
+
+/** One database under test: how the config reaches it and how the test writes to it. */
+interface Db {
+  type: "sqlite3" | "postgres" | "mysql";
+  conn: string;
+  exec(sql: string): Promise<void>;
+  /** An outage and its end; undefined where there is no server to stop (SQLite). */
+  stop?(): Promise<void>;
+  start?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+let dir: string;
+let keys: KeyFiles;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "regauth-xorm-it-"));
+  keys = await writeKeyPair(dir, "token", "ec");
+});
+after(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const PASSWORDS = { alice: "alice-password", bob: "bob-password", carol: "carol-new", robot: "robot-password" };
+
+function configText(db: Db, robotHash: string, extra = ""): string {
+  const section = `{database_type: ${db.type}, conn_string: ${JSON.stringify(db.conn)}}`;
+  return `
+server: {addr: "127.0.0.1:0"}
+token: {issuer: "xorm-it", expiration: 300, certificate: "${keys.cert}", key: "${keys.key}"}
+credential_cache: {ttl_seconds: 0}
+users:
+  robot: {password: "${robotHash}"}
+xorm_auth: ${section}
+acl_xorm: {database_type: ${db.type}, conn_string: ${JSON.stringify(db.conn)}, cache_ttl: 1s}
+${extra}`;
+}
+
+type Server = InProcessServer;
+const serve = (text: string): Promise<Server> => serveInProcess(join(dir, "xorm.yml"), text, dir);
+
+interface Answer {
+  status: number;
+  text: string;
+  actions: string[];
+}
+
+async function token(s: Server, user: string, pass: string, scope: string): Promise<Answer> {
+  const res = await fetch(`${s.url}/auth?service=registry&scope=${encodeURIComponent(scope)}`, {
+    headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` },
+  });
+  const text = await res.text();
+  const body = JSON.parse(text) as { token?: string };
+  const access = body.token ? (decodeJwt(body.token).payload.access as { actions: string[] }[]) : [];
+  return { status: res.status, text, actions: access[0]?.actions ?? [] };
+}
+
+const granted = async (s: Server, user: string, scope: string): Promise<string[]> => {
+  const a = await token(s, user, PASSWORDS[user as keyof typeof PASSWORDS], scope);
+  assert.equal(a.status, 200, a.text);
+  return a.actions;
+};
+
+/** A SQL string literal (the test's own seeding; the server's queries are parameterised). */
+const lit = (v: string) => `'${v.replaceAll("'", "''")}'`;
+const entry = (seq: number | null, e: unknown) => `INSERT INTO xorm_acl_entry (seq, acl_entry) VALUES (${seq === null ? "NULL" : seq}, ${lit(JSON.stringify(e))})`;
+
+async function seed(db: Db): Promise<void> {
+  const user = async (name: string, pass: string, labels: unknown) =>
+    db.exec(`INSERT INTO xorm_user (username, password_hash, labels) VALUES ('${name}', '${await testHash(pass)}', ${labels === null ? "NULL" : lit(JSON.stringify(labels))})`);
+  await user("alice", PASSWORDS.alice, { group: ["dev", "qa"] });
+  await user("bob", PASSWORDS.bob, null);
+  // Two rows for carol: the newer one (higher id) is the one in use, as in docker_auth.
+  await user("carol", "carol-old", {});
+  await user("carol", PASSWORDS.carol, { group: ["ops"] });
+  // Written out of order: the ACL is applied by seq, not by row order.
+  await db.exec(entry(30, { match: { account: "/.+/", name: "${account}/*" }, actions: ["*"], comment: "own namespace" }));
+  await db.exec(entry(20, { Match: { Name: "${labels:group}/*" }, Actions: ["pull", "push"], Comment: "written by Go's encoding/json" }));
+  await db.exec(entry(10, { match: { account: "alice", name: "alice/frozen" }, actions: ["pull"] }));
+  await db.exec(entry(null, { match: { account: "bob" }, actions: ["*"], comment: "no seq: skipped" }));
+}
+
+async function dbInit(args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, "db", "init", ...args]);
+  return stdout;
+}
+
+function xormSuite(label: string, skip: string | undefined, open: () => Promise<Db>): void {
+  describe(`xorm_auth and acl_xorm on ${label}`, { skip }, () => {
+    let db: Db;
+    let s: Server;
+    let robotHash: string;
+    let configPath: string;
+
+    before(async () => {
+      if (skip) return;
+      db = await open();
+      robotHash = await testHash(PASSWORDS.robot);
+      configPath = join(dir, `${db.type}.yml`);
+      await writeFile(configPath, configText(db, robotHash));
+      const out = await dbInit([configPath]);
+      assert.match(out, /tables xorm_user and xorm_acl_entry are there/);
+      assert.ok(!out.includes("secret-db-password"), out);
+      await seed(db);
+      s = await serve(configText(db, robotHash));
+    });
+    after(async () => {
+      await s?.close();
+      await db?.close();
+    });
+
+    test("`regauth db init` is safe to run again: tables and rows stay", async () => {
+      await dbInit([configPath]);
+      assert.deepEqual(await granted(s, "alice", "repository:alice/app:push,pull"), ["pull", "push"]);
+    });
+
+    test("a user gets what the first matching entry by seq grants, labels included", async () => {
+      // seq 10 before seq 30: alice/frozen is pull only although her namespace is hers.
+      assert.deepEqual(await granted(s, "alice", "repository:alice/frozen:push,pull"), ["pull"]);
+      // seq 20 with ${labels:group}: both of alice's groups.
+      assert.deepEqual(await granted(s, "alice", "repository:dev/app:push,pull"), ["pull", "push"]);
+      assert.deepEqual(await granted(s, "alice", "repository:qa/app:push"), ["push"]);
+      // bob has no labels: no group namespace; his own namespace by seq 30.
+      assert.deepEqual(await granted(s, "bob", "repository:dev/app:pull"), []);
+      assert.deepEqual(await granted(s, "bob", "repository:bob/app:push,pull"), ["pull", "push"]);
+    });
+
+    test("the newest row of a username is the one in use", async () => {
+      assert.deepEqual(await granted(s, "carol", "repository:ops/app:push"), ["push"]);
+      assert.equal((await token(s, "carol", "carol-old", "repository:ops/app:push")).status, 401);
+    });
+
+    test("an entry without seq is left out, with a warning naming it", async () => {
+      assert.deepEqual(await granted(s, "bob", "repository:alice/app:pull"), []);
+      assert.match(s.logs(), /ACL entry skipped: an entry without seq .*no seq: skipped/);
+    });
+
+    test("a wrong password, an unknown user and an empty password get the same 401", async () => {
+      const wrong = await token(s, "alice", "bob-password", "repository:alice/app:pull");
+      const unknown = await token(s, "mallory", "alice-password", "repository:alice/app:pull");
+      const empty = await token(s, "alice", "", "repository:alice/app:pull");
+      for (const r of [wrong, unknown, empty]) {
+        assert.equal(r.status, 401, r.text);
+        assert.equal(r.text, wrong.text);
+      }
+    });
+
+    test("SQL in a username is a username: no row is found", async () => {
+      for (const name of ["' OR '1'='1", "alice' --", "alice'; DROP TABLE xorm_user; --", '{"$ne": ""}', "alice\\", "%"]) {
+        const a = await token(s, name, PASSWORDS.alice, "repository:alice/app:pull");
+        assert.equal(a.status, 401, `${name}: ${a.text}`);
+      }
+      // The table is still there and alice still signs in.
+      assert.deepEqual(await granted(s, "alice", "repository:alice/app:pull"), ["pull"]);
+    });
+
+    test("a username that differs in case or trailing space is another user (MySQL's collation would match it)", async () => {
+      for (const name of ["ALICE", "Alice", "alice ", " alice"]) {
+        const a = await token(s, name, PASSWORDS.alice, "repository:alice/app:pull");
+        assert.equal(a.status, 401, `${JSON.stringify(name)}: ${a.text}`);
+      }
+    });
+
+    test("a static user's requests are decided by the database ACL too", async () => {
+      assert.deepEqual(await granted(s, "robot", "repository:robot/app:push"), ["push"]);
+      assert.deepEqual(await granted(s, "robot", "repository:alice/app:pull"), []);
+    });
+
+    test("a new entry is in use after cache_ttl; a broken one keeps the last good ACL until it is fixed", async () => {
+      await db.exec(entry(15, { match: { account: "bob", name: "shared/*" }, actions: ["pull"] }));
+      await eventually(async () => assert.deepEqual(await granted(s, "bob", "repository:shared/app:pull"), ["pull"]));
+
+      // A broken entry: the whole new read is refused (a hole could grant what it was there to deny).
+      await db.exec(entry(5, { match: { account: "bob", ip: "not-an-ip" }, actions: ["*"] }));
+      await db.exec(entry(6, "not a mapping"));
+      await eventually(async () => assert.match(s.logs(), /"error":"[^\n]*seq 5: invalid IP pattern \\"not-an-ip\\"[^\n]*seq 6: the entry must be a mapping[^\n]*ACL reload failed; the last good ACL stays in use/));
+      assert.deepEqual(await granted(s, "bob", "repository:shared/app:pull"), ["pull"]);
+      const ready = (await (await fetch(`${s.url}/readyz`)).json()) as { backends: Record<string, { ok: boolean }> };
+      assert.equal(ready.backends["acl_xorm"]?.ok, true, "a stale good ACL still serves");
+
+      await db.exec("DELETE FROM xorm_acl_entry WHERE seq IN (5, 6, 15)");
+      await eventually(async () => assert.deepEqual(await granted(s, "bob", "repository:shared/app:pull"), []));
+      assert.match(s.logs(), /ACL read again after a failure/);
+    });
+
+    test("two entries with one seq are refused: their order would be undefined", async () => {
+      await db.exec(entry(40, { match: { account: "bob", name: "dup/*" }, actions: ["pull"] }));
+      await db.exec(entry(40, { match: { account: "bob", name: "dup/*" }, actions: ["push"] }));
+      await eventually(async () => assert.match(s.logs(), /seq 40: seq is not unique/));
+      const from = s.logs().length;
+      await db.exec("DELETE FROM xorm_acl_entry WHERE seq = 40");
+      await eventually(async () => assert.match(s.logs().slice(from), /ACL read again after a failure/));
+    });
+
+    test("a labels column that is not a JSON object of lists is a clear 503, not a login", async () => {
+      await db.exec(`INSERT INTO xorm_user (username, password_hash, labels) VALUES ('dave', '${await testHash("dave-password")}', 'not json')`);
+      const a = await token(s, "dave", "dave-password", "repository:dave/app:pull");
+      assert.equal(a.status, 503, a.text);
+      assert.match(a.text, /xorm_auth/);
+    });
+
+    if (label !== "SQLite") {
+      test("database down: users get a clear 503, the cached ACL keeps serving, and both recover", async () => {
+        await db.stop!();
+        try {
+          const a = await token(s, "alice", PASSWORDS.alice, "repository:alice/app:pull");
+          assert.equal(a.status, 503, a.text);
+          assert.match(a.text, /xorm_auth: the user database cannot be used right now; try again later/);
+          assert.ok(!a.text.includes("127.0.0.1"), a.text);
+          // The robot is a static user; its decision comes from the ACL read before the outage.
+          assert.deepEqual(await granted(s, "robot", "repository:robot/app:push"), ["push"]);
+          const r = await fetch(`${s.url}/readyz`);
+          const body = (await r.json()) as { backends: Record<string, { ok: boolean }> };
+          assert.equal(r.status, 503);
+          assert.equal(body.backends["xorm_auth"]?.ok, false);
+          assert.equal(body.backends["acl_xorm"]?.ok, true);
+          await eventually(async () => assert.match(s.logs(), /ACL reload failed; the last good ACL stays in use/), 20_000);
+        } finally {
+          await db.start!();
+        }
+        await eventually(async () => assert.deepEqual(await granted(s, "alice", "repository:alice/app:pull"), ["pull"]), 30_000);
+        await eventually(async () => assert.equal((await fetch(`${s.url}/readyz`)).status, 200), 30_000);
+      });
+
+      test("a database that cannot be reached at start is refused with the section's name", async () => {
+        await db.stop!();
+        try {
+          await assert.rejects(
+            serve(configText(db, robotHash)),
+            (e: Error) => e instanceof ConfigError && /xorm_auth.*cannot reach/s.test(e.message) && !e.message.includes("secret-db-password"),
+          );
+        } finally {
+          await db.start!();
+        }
+      });
+    }
+  });
+}
+
+xormSuite("SQLite", undefined, async () => {
+  const file = join(dir, "users.db");
+  // The test's own connection; the server opens the file in a worker thread.
+  let handle: Database.Database | undefined;
+  const conn = () => (handle ??= new Database(file));
+  return {
+    type: "sqlite3",
+    conn: file,
+    exec: async (sql) => void conn().exec(sql),
+    close: async () => void handle?.close(),
+  };
+});
+
+const pgSkip = await skipWithoutPostgres();
+xormSuite("PostgreSQL", pgSkip, async () => {
+  const server: RunningPostgres = await startPostgres();
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query("CREATE ROLE regauth LOGIN PASSWORD 'secret-db-password'");
+  await admin.query("CREATE DATABASE registry OWNER regauth");
+  await admin.end();
+  const url = server.url.replace("postgres@", "regauth:secret-db-password@").replace(/\/postgres$/, "/registry");
+  return {
+    type: "postgres",
+    conn: `${url}?sslmode=disable&connect_timeout=2`,
+    async exec(sql) {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(sql);
+      } finally {
+        await c.end();
+      }
+    },
+    stop: () => server.stop(),
+    start: () => server.start(),
+    close: () => server.destroy(),
+  };
+});
+
+const mariadbSkip = await skipWithoutMariadb();
+xormSuite("MariaDB", mariadbSkip, async () => {
+  const server: RunningMariadb = await startMariadb();
+  await server.sql("CREATE DATABASE registry; CREATE USER 'regauth'@'127.0.0.1' IDENTIFIED BY 'secret-db-password'; GRANT ALL ON registry.* TO 'regauth'@'127.0.0.1';");
+  return {
+    type: "mysql",
+    conn: `regauth:secret-db-password@tcp(127.0.0.1:${server.port})/registry?timeout=2s`,
+    exec: async (sql) => void (await server.sql(sql, "registry")),
+    stop: () => server.stop(),
+    start: () => server.start(),
+    close: () => server.destroy(),
+  };
+});
