@@ -8,6 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DURING, IDLE, mainCases, measureLimits, runCase, SECONDS, WARMUP_SECONDS, workersSupported, type Case, type Limits, type Outcome, type Target } from "./cases.js";
+import { databaseBench } from "./databases.js";
 import { ldapBench } from "./ldap.js";
 import { storeBench } from "./stores.js";
 import { pickGenerator, type Generator, type LoadResult } from "./load.js";
@@ -66,7 +67,8 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "regauth-bench-"));
   const ldap = await ldapBench(dir, only, "1");
   const stores = await storeBench(only, "1");
-  const cases = [...(await mainCases()), ...stores.cases, ...ldap.cases].filter((c) => !only || c.id.includes(only) || c.name.includes(only));
+  const databases = await databaseBench(dir, only, "1");
+  const cases = [...(await mainCases()), ...stores.cases, ...ldap.cases, ...databases.cases].filter((c) => !only || c.id.includes(only) || c.name.includes(only));
   const perCore = new Map<string, { regauth: Outcome; peer?: Outcome }>();
   const allCores = new Map<string, { w1?: Outcome; w2?: Outcome; single?: Outcome; peer?: Outcome }>();
   let limits: Limits | undefined;
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
   try {
     if (cases.length) workers = await workersSupported(cases[0]!, dir);
     // Per core: `workers: 1` when the build knows the key, so its default (one per CPU) cannot add processes.
-    const helperPids = [...ldap.pids, ...stores.pids];
+    const helperPids = [...ldap.pids, ...stores.pids, ...databases.pids];
     const pinned: Target = { command: regauthCommand, serverCpus: "0", loadCpus: "1", helperPids, ...(workers.ok ? { workers: 1 } : {}) };
     const peerPinned: Target | undefined = peer ? { ...pinned, command: (f) => peerCommand(peer, f) } : undefined;
     for (const c of cases) {
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
   } finally {
     await ldap.stop();
     await stores.stop();
+    await databases.stop();
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
   }
   table(perCoreRows);
   if (ldap.note) out(ldap.note);
-  for (const n of stores.notes) out(n);
+  for (const n of [...stores.notes, ...databases.notes]) out(n);
   out(`regauth wrote ${logBytes < 1e6 ? `${(logBytes / 1e3).toFixed(0)} kB` : `${(logBytes / 1e6).toFixed(1)} MB`} of info-level log over these cases.`);
 
   // --- limits ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import { casbinAuthzBackend } from "./casbin/index.js";
 import type { BackendModule, BackendRole, PlannedSection } from "./backend.js";
 import { extAuthBackend, extAuthzBackend } from "./ext/index.js";
 import { ldapAuthBackend } from "./ldap/index.js";
+import { aclMongoBackend, mongoAuthBackend } from "./mongo/index.js";
 import { aclXormBackend, xormAuthBackend } from "./xorm/index.js";
 import { pluginAuthnBackend, pluginAuthzBackend } from "./plugin/index.js";
 
@@ -20,10 +21,10 @@ export const BACKENDS: readonly (BackendModule | PlannedSection)[] = [
   planned("oidc_auth", "authn"),
   planned("gitlab_auth", "authn"),
   ldapAuthBackend,
-  planned("mongo_auth", "authn"),
+  mongoAuthBackend,
   xormAuthBackend,
   pluginAuthnBackend,
-  planned("acl_mongo", "authz"),
+  aclMongoBackend,
   aclXormBackend,
   extAuthzBackend,
   pluginAuthzBackend,

@@ -122,3 +122,22 @@ export async function serveInProcess(configFile: string, text: string, dir: stri
   if (a === null || typeof a === "string") throw new Error("the server has no TCP address");
   return { url: `http://127.0.0.1:${a.port}`, server, logs: () => logText, close: () => server.close() };
 }
+
+export interface GrantAnswer {
+  status: number;
+  /** The body as sent. */
+  text: string;
+  /** The actions the token grants for the (first) scope; [] without a token. */
+  actions: string[];
+}
+
+/** GET /auth with Basic credentials for one scope, service "registry". */
+export async function requestGrant(url: string, user: string, pass: string, scope: string): Promise<GrantAnswer> {
+  const res = await fetch(`${url}/auth?service=registry&scope=${encodeURIComponent(scope)}`, {
+    headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` },
+  });
+  const text = await res.text();
+  const body = JSON.parse(text) as { token?: string };
+  const access = body.token ? (decodeJwt(body.token).payload.access as { actions: string[] }[]) : [];
+  return { status: res.status, text, actions: access[0]?.actions ?? [] };
+}

@@ -2,15 +2,17 @@
 // static users (labels included), reloads pick up a changed policy, and a broken policy at
 // reload is refused while the running one keeps answering.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { parseConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
 import { RegauthServer } from "../../src/server/server.js";
-import { decodeJwt, ROOT, testHash, writeKeyPair } from "../helpers/regauth.js";
+import { BIN, decodeJwt, ROOT, testHash, writeKeyPair } from "../helpers/regauth.js";
 
 let dir: string;
 let server: RegauthServer;
@@ -65,6 +67,13 @@ describe("casbin_authz with the example registry policy", () => {
   test("a policy without labels ('') matches any user's; the IP must be in the policy's", async () => {
     assert.deepEqual(await granted("ci-robot", "repository:library/app:push,pull"), ["pull"]);
     assert.deepEqual(await granted("ci-robot", "repository:library/other:pull"), []);
+  });
+
+  test("`regauth explain` asks casbin too", async () => {
+    const cfg = join(dir, "explain.yml");
+    await writeFile(cfg, text);
+    const { stdout } = await promisify(execFile)(process.execPath, [BIN, "explain", cfg, "--account", "alice", "--ip", "127.0.0.1", "--service", "registry", "repository:team/app:push"]);
+    assert.match(stdout, /repository:team\/app:push\n  matched casbin_authz \([^)]*policy.csv\)\n  granted: push\n/);
   });
 
   test("the model's admin rule grants everything", async () => {

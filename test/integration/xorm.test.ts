@@ -15,7 +15,7 @@ import pg from "pg";
 import { ConfigError } from "../../src/errors.js";
 import { skipWithoutMariadb, startMariadb, type RunningMariadb } from "../helpers/mariadb.js";
 import { skipWithoutPostgres, startPostgres, type RunningPostgres } from "../helpers/postgres.js";
-import { BIN, decodeJwt, testHash, writeKeyPair, type KeyFiles, serveInProcess, type InProcessServer } from "../helpers/regauth.js";
+import { BIN, testHash, writeKeyPair, type KeyFiles, serveInProcess, type InProcessServer, requestGrant, type GrantAnswer } from "../helpers/regauth.js";
 import { eventually } from "../helpers/store-contract.js";
 
 const run = promisify(execFile);
@@ -60,21 +60,7 @@ ${extra}`;
 type Server = InProcessServer;
 const serve = (text: string): Promise<Server> => serveInProcess(join(dir, "xorm.yml"), text, dir);
 
-interface Answer {
-  status: number;
-  text: string;
-  actions: string[];
-}
-
-async function token(s: Server, user: string, pass: string, scope: string): Promise<Answer> {
-  const res = await fetch(`${s.url}/auth?service=registry&scope=${encodeURIComponent(scope)}`, {
-    headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` },
-  });
-  const text = await res.text();
-  const body = JSON.parse(text) as { token?: string };
-  const access = body.token ? (decodeJwt(body.token).payload.access as { actions: string[] }[]) : [];
-  return { status: res.status, text, actions: access[0]?.actions ?? [] };
-}
+const token = (s: Server, user: string, pass: string, scope: string): Promise<GrantAnswer> => requestGrant(s.url, user, pass, scope);
 
 const granted = async (s: Server, user: string, scope: string): Promise<string[]> => {
   const a = await token(s, user, PASSWORDS[user as keyof typeof PASSWORDS], scope);
@@ -144,6 +130,14 @@ function xormSuite(label: string, skip: string | undefined, open: () => Promise<
       // bob has no labels: no group namespace; his own namespace by seq 30.
       assert.deepEqual(await granted(s, "bob", "repository:dev/app:pull"), []);
       assert.deepEqual(await granted(s, "bob", "repository:bob/app:push,pull"), ["pull", "push"]);
+    });
+
+    test("`regauth explain` reads the table and names the deciding entry by seq", async () => {
+      const { stdout } = await run(process.execPath, [BIN, "explain", configPath, "--account", "alice", "--label", "group=dev", "repository:alice/frozen:push,pull", "repository:dev/app:push", "repository:nobody/app:pull"]);
+      assert.match(stdout, /repository:alice\/frozen:pull,push\n  matched acl_xorm seq 10 in [^\n]*xorm_acl_entry\n  granted: pull\n/);
+      assert.match(stdout, /repository:dev\/app:push\n  matched acl_xorm seq 20 in [^\n]* \(written by Go's encoding\/json\)\n  granted: push\n/);
+      assert.match(stdout, /repository:nobody\/app:pull\n  no ACL entry matched: denied/);
+      assert.ok(!stdout.includes("secret-db-password"), stdout);
     });
 
     test("the newest row of a username is the one in use", async () => {

@@ -363,8 +363,8 @@ describe("every problem is a ConfigError issue with file, line and key", () => {
     });
   }
 
-  test("a not-yet-implemented section (mongo_auth) is refused by name, not ignored", async () => {
-    await oneIssue(edit({ 14: "mongo_auth:", 15: "  dial_info: {addrs: [localhost]}" }), "mongo_auth", 14, "mongo_auth is a docker_auth section this version of regauth does not implement yet");
+  test("a not-yet-implemented section (google_auth) is refused by name, not ignored", async () => {
+    await oneIssue(edit({ 14: "google_auth:", 15: "  domain: example.com" }), "google_auth", 14, "google_auth is a docker_auth section this version of regauth does not implement yet");
   });
 
   const badHashes = ["badmin", "$2y$05$short", `${HASH_ADMIN}x`, HASH_ADMIN.replace("$2y$05$", "$2y$99$"), HASH_ADMIN.replace("$2y$", "$3y$"), ""];

@@ -7,8 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ConnStringError, describeTarget, parseMysqlDsn, parsePostgresConnString, parseSqlitePath } from "../../src/backends/xorm/conn-string.js";
 import type { AclXormConfig, XormConfig } from "../../src/backends/xorm/section.js";
-import { parseConfig } from "../../src/config/load.js";
-import { ConfigError, type ConfigIssue } from "../../src/errors.js";
+import { loadSection, sectionIssues } from "../helpers/section-config.js";
 
 describe("MySQL DSN (go-sql-driver/mysql)", () => {
   test("user, password, tcp address, database and parameters", () => {
@@ -107,17 +106,8 @@ describe("the xorm sections at load", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const HEAD = ['server: {addr: ":5001", certificate: /x.pem, key: /x.key}', "token: {issuer: i, expiration: 900}"];
-  const load = (lines: string[]) => parseConfig(join(dir, "auth.yml"), [...HEAD, ...lines].join("\n"), dir);
-  async function issues(lines: string[]): Promise<readonly ConfigIssue[]> {
-    try {
-      await load(lines);
-    } catch (e) {
-      assert.ok(e instanceof ConfigError, String(e));
-      return e.issues;
-    }
-    assert.fail("the config was accepted");
-  }
+  const load = (lines: string[]) => loadSection(dir, lines);
+  const issues = (lines: string[]) => sectionIssues(dir, lines);
 
   test("docker_auth's sections as written, with the defaults regauth adds", async () => {
     const cfg = await load([
