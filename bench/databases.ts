@@ -4,15 +4,15 @@
 // acl_mongo, on the wire-protocol stand-in: no MongoDB server can run here, so its numbers
 // measure regauth and the driver, not mongod). The servers are pinned with the load generator
 // (`cpus`) so that the server's core is the server's alone. bench/run.ts runs them with the others.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { hashPassword } from "../src/authn/bcrypt.js";
 import type { Case } from "./cases.js";
 import { mariadbMissing, startMariadb } from "../test/helpers/mariadb.js";
-import { startMongoStandIn } from "../test/helpers/mongo-server.js";
 import { postgresMissing, startPostgres } from "../test/helpers/postgres.js";
 
 const run = promisify(execFile);
@@ -25,6 +25,7 @@ export interface DatabaseBench {
 }
 
 const USER = "alice";
+const FAST = "robot4";
 const PASSWORD = "bench-password";
 const LABELS = '{"group": ["bench"]}';
 const ENTRY = '{"match": {"name": "${labels:group}/*"}, "actions": ["pull", "push"]}';
@@ -40,8 +41,10 @@ export async function databaseBench(dir: string, only: string | undefined, cpus:
   const out: DatabaseBench = { cases: [], notes: [], pids: [], stop: async () => {} };
   const stops: (() => Promise<void>)[] = [];
   const hash = await hashPassword(PASSWORD, 10);
+  // A second user at bcrypt cost 4: with the cache off its logins show the database round trip, not bcrypt-10.
+  const fastHash = await hashPassword(PASSWORD, 4);
   const schema = async (type: string) => (await import("node:fs/promises")).readFile(new URL(`../../schema/xorm/${type}.sql`, import.meta.url), "utf8");
-  const seedSql = `INSERT INTO xorm_user (username, password_hash, labels) VALUES ('${USER}', '${hash}', '${LABELS}');
+  const seedSql = `INSERT INTO xorm_user (username, password_hash, labels) VALUES ('${USER}', '${hash}', '${LABELS}'), ('${FAST}', '${fastHash}', '${LABELS}');
 INSERT INTO xorm_acl_entry (seq, acl_entry) VALUES (10, '${ENTRY}');`;
   const add = (id: string, label: string, section: string) => {
     const common = {
@@ -59,9 +62,16 @@ INSERT INTO xorm_acl_entry (seq, acl_entry) VALUES (10, '${ENTRY}');`;
     out.cases.push(
       { ...common, id: `db-${id}-cached`, name: `${label} user + ACL, cache on, ES256`, extra: section },
       { ...common, id: `db-${id}-uncached`, name: `${label} user + ACL, cache off, ES256`, extra: `${section}\ncredential_cache: {ttl_seconds: 0}` },
+      {
+        ...common,
+        id: `db-${id}-bcrypt4`,
+        name: `${label} bcrypt-4 user + ACL, cache off, ES256`,
+        auth: `Basic ${Buffer.from(`${FAST}:${PASSWORD}`).toString("base64")}`,
+        extra: `${section}\ncredential_cache: {ttl_seconds: 0}`,
+      },
     );
   };
-  const wanted = (id: string) => !only || `db-${id}-cached db-${id}-uncached`.includes(only) || only === "db";
+  const wanted = (id: string) => !only || `db-${id}-cached db-${id}-uncached db-${id}-bcrypt4`.includes(only);
   const xorm = (type: string, conn: string) => `xorm_auth: {database_type: ${type}, conn_string: "${conn}"}\nacl_xorm: {database_type: ${type}, conn_string: "${conn}", cache_ttl: 1m}`;
 
   if (wanted("postgres")) {
@@ -99,13 +109,22 @@ INSERT INTO xorm_acl_entry (seq, acl_entry) VALUES (10, '${ENTRY}');`;
     add("sqlite", "SQLite", xorm("sqlite3", file));
   }
   if (wanted("mongo")) {
-    const mongo = await startMongoStandIn();
-    stops.push(() => mongo.close());
-    mongo.collection("registry", "users").push({ username: USER, password: hash, labels: JSON.parse(LABELS) });
-    mongo.collection("registry", "acl").push({ seq: 10, ...JSON.parse(ENTRY) });
-    // The stand-in runs in this process: pinned with the load generator.
-    await run("taskset", ["-a", "-p", "-c", cpus, String(process.pid)]).catch(() => {});
-    const dial = `dial_info: {addrs: ["127.0.0.1:${mongo.port}"], database: registry, timeout: 5s}`;
+    const seed = { registry: { users: [
+          { username: USER, password: hash, labels: JSON.parse(LABELS) },
+          { username: FAST, password: fastHash, labels: JSON.parse(LABELS) },
+        ], acl: [{ seq: 10, ...JSON.parse(ENTRY) }] } };
+    const child = spawn(process.execPath, [fileURLToPath(new URL("./mongo-process.js", import.meta.url)), JSON.stringify(seed)], { stdio: ["ignore", "pipe", "inherit"] });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
+      child.once("exit", (code) => reject(new Error(`the MongoDB stand-in exited with ${code}`)));
+    });
+    stops.push(async () => {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    });
+    await run("taskset", ["-a", "-p", "-c", cpus, String(child.pid)]);
+    out.pids.push(child.pid!);
+    const dial = `dial_info: {addrs: ["127.0.0.1:${port}"], database: registry, timeout: 5s}`;
     add("mongo", "MongoDB (stand-in)", `mongo_auth: {${dial}, collection: users}\nacl_mongo: {${dial}, collection: acl, cache_ttl: 1m}`);
   }
   out.stop = async () => {
