@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { canConnect, startOnFreePort } from "./ports.js";
 import { skipOrFailInCi } from "./requirements.js";
+import { writeKeyPair, type KeyFiles } from "./regauth.js";
 
 const run = promisify(execFile);
 const INSTALL = "/usr/bin/mariadb-install-db";
@@ -30,6 +31,8 @@ export interface RunningMariadb {
   port: number;
   /** A Go DSN as docker_auth users write it: root@tcp(127.0.0.1:PORT)/DATABASE. */
   dsn(database: string): string;
+  /** With `tls`: the server's self-signed certificate, to trust as a CA. */
+  caFile?: string;
   /** Runs SQL as root through the server's own client (`mariadb -e`). */
   sql(statements: string, database?: string): Promise<string>;
   stop(): Promise<void>;
@@ -40,7 +43,8 @@ export interface RunningMariadb {
 const children = new Set<ChildProcess>();
 let hooked = false;
 
-export async function startMariadb(): Promise<RunningMariadb> {
+/** With `tls`: the server also takes TLS with a self-signed certificate for 127.0.0.1 (`caFile`). */
+export async function startMariadb(opts: { tls?: boolean } = {}): Promise<RunningMariadb> {
   const missing = await mariadbMissing();
   if (missing) throw new Error(missing);
   if (!hooked) {
@@ -61,11 +65,12 @@ export async function startMariadb(): Promise<RunningMariadb> {
   }
   let port = 0;
   let child: ChildProcess | undefined;
+  const tls: KeyFiles | undefined = opts.tls ? await writeKeyPair(dir, "server", "ec") : undefined;
 
   const start = async () => {
     const c = spawn(
       SERVER,
-      ["--no-defaults", `--datadir=${data}`, `--socket=${join(dir, "sock")}`, `--port=${port}`, "--bind-address=127.0.0.1", `--log-error=${log}`, "--skip-name-resolve", "--innodb-flush-log-at-trx-commit=0", ...user],
+      ["--no-defaults", `--datadir=${data}`, `--socket=${join(dir, "sock")}`, `--port=${port}`, "--bind-address=127.0.0.1", `--log-error=${log}`, "--skip-name-resolve", "--innodb-flush-log-at-trx-commit=0", ...user, ...(tls ? [`--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`] : [])],
       { stdio: "ignore" },
     );
     child = c;
@@ -102,6 +107,7 @@ export async function startMariadb(): Promise<RunningMariadb> {
   return {
     port,
     dsn: (database) => `root@tcp(127.0.0.1:${port})/${database}`,
+    caFile: tls?.cert,
     async sql(statements, database) {
       const { stdout } = await run("mariadb", ["--no-defaults", "-h127.0.0.1", `-P${port}`, "-uroot", "-N", "-B", ...(database ? [database] : []), "-e", statements]);
       return stdout;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { startOnFreePort } from "./ports.js";
 import { skipOrFailInCi } from "./requirements.js";
+import { writeKeyPair, type KeyFiles } from "./regauth.js";
 
 const run = promisify(execFile);
 
@@ -42,6 +43,8 @@ export interface RunningPostgres {
   port: number;
   /** postgres://postgres@127.0.0.1:PORT/postgres (trust: no password). */
   url: string;
+  /** With `tls`: the server's self-signed certificate, to trust as a CA. */
+  caFile?: string;
   /** pg_ctl stop -m fast: the data and port stay for start(). */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -70,13 +73,15 @@ function stopOnExit(data: string): void {
   running.add(data);
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+/** With `tls`: the server also takes TLS (ssl=on) with a self-signed certificate for 127.0.0.1. */
+export async function startPostgres(opts: { tls?: boolean } = {}): Promise<RunningPostgres> {
   const missing = await postgresMissing();
   if (missing) throw new Error(missing);
   const dir = await mkdtemp(join(tmpdir(), "regauth-pg-"));
   const data = join(dir, "data");
   const log = join(dir, "log");
   let port = 0;
+  let tls: KeyFiles | undefined;
   try {
     if (asRoot) {
       const { stdout } = await run("id", ["-u", "postgres"]);
@@ -84,6 +89,16 @@ export async function startPostgres(): Promise<RunningPostgres> {
       await chown(dir, Number(stdout.trim()), Number(gid.trim()));
     }
     await pg("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
+    if (opts.tls) {
+      tls = await writeKeyPair(dir, "server", "ec");
+      // The server reads its key as the postgres user, and refuses one others can read.
+      if (asRoot) {
+        const uid = Number((await run("id", ["-u", "postgres"])).stdout.trim());
+        const gid = Number((await run("id", ["-g", "postgres"])).stdout.trim());
+        await chown(tls.key, uid, gid);
+        await chown(tls.cert, uid, gid);
+      }
+    }
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${(e as Error & { stderr?: string }).stderr ?? (e as Error).message}`);
@@ -91,7 +106,8 @@ export async function startPostgres(): Promise<RunningPostgres> {
 
   const start = async () => {
     // fsync off: a test server's data does not need to survive a power cut.
-    const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
+    const ssl = tls ? ` -c ssl=on -c ssl_cert_file=${tls.cert} -c ssl_key_file=${tls.key}` : "";
+    const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off${ssl}`;
     try {
       await pg("pg_ctl", ["-D", data, "-o", options, "-l", log, "-w", "-t", "30", "start"]);
       stopOnExit(data);
@@ -117,6 +133,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    caFile: tls?.cert,
     stop,
     start: async () => {
       if (!running.has(data)) await start();

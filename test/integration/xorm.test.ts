@@ -5,7 +5,7 @@
 // Needs `apt-get install postgresql mariadb-server` (in CI a missing server fails these tests).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -304,4 +304,101 @@ xormSuite("MariaDB", mariadbSkip, async () => {
     start: () => server.start(),
     close: () => server.destroy(),
   };
+});
+
+describe("xorm_auth on PostgreSQL over TLS (lib/pq's sslmode)", { skip: pgSkip }, () => {
+  let server: RunningPostgres;
+  let robotHash: string;
+  before(async () => {
+    if (pgSkip) return;
+    server = await startPostgres({ tls: true });
+    robotHash = await testHash(PASSWORDS.robot);
+    const c = new pg.Client({ connectionString: server.url });
+    await c.connect();
+    await c.query(await readFile(new URL("../../../schema/xorm/postgres.sql", import.meta.url), "utf8"));
+    await c.query("INSERT INTO xorm_user (username, password_hash, labels) VALUES ($1, $2, NULL)", ["alice", await testHash(PASSWORDS.alice)]);
+    await c.query("INSERT INTO xorm_acl_entry (seq, acl_entry) VALUES (1, $1)", ['{"match": {"account": "/.+/", "name": "${account}/*"}, "actions": ["*"]}']);
+    await c.end();
+  });
+  after(async () => {
+    await server?.destroy();
+  });
+  const tlsConfig = (conn: string, extra = "") => {
+    const section = `{database_type: postgres, conn_string: ${JSON.stringify(conn)}${extra}}`;
+    return `
+server: {addr: "127.0.0.1:0"}
+token: {issuer: "xorm-tls", expiration: 300, certificate: "${keys.cert}", key: "${keys.key}"}
+users:
+  robot: {password: "${robotHash}"}
+xorm_auth: ${section}
+acl_xorm: ${section}
+`;
+  };
+  const signsIn = async (text: string) => {
+    const s = await serve(text);
+    try {
+      const a = await token(s, "alice", PASSWORDS.alice, "repository:alice/app:push");
+      assert.deepEqual([a.status, a.actions], [200, ["push"]], a.text);
+    } finally {
+      await s.close();
+    }
+  };
+
+  test("verify-full with tls_ca_file, and with sslrootcert in the string, checks the certificate and works", async () => {
+    await signsIn(tlsConfig(`${server.url}?sslmode=verify-full`, `, tls_ca_file: ${JSON.stringify(server.caFile)}`));
+    await signsIn(tlsConfig(`${server.url}?sslmode=verify-full&sslrootcert=${server.caFile}`));
+  });
+
+  test("require (lib/pq's default) encrypts without checking, as lib/pq does", async () => {
+    await signsIn(tlsConfig(server.url));
+  });
+
+  test("verify-full against a certificate no configured CA signed is refused at start, saying why", async () => {
+    await assert.rejects(serve(tlsConfig(`${server.url}?sslmode=verify-full`)), (e: Error) => e instanceof ConfigError && /xorm_auth.*cannot reach postgres 127\.0\.0\.1.*self-signed certificate/s.test(e.message));
+  });
+});
+
+describe("xorm_auth on MariaDB over TLS (go-sql-driver's tls=)", { skip: mariadbSkip }, () => {
+  let server: RunningMariadb;
+  let text: (dsn: string, extra?: string) => string;
+  before(async () => {
+    if (mariadbSkip) return;
+    server = await startMariadb({ tls: true });
+    await server.sql("CREATE DATABASE registry");
+    await server.sql(`${await readFile(new URL("../../../schema/xorm/mysql.sql", import.meta.url), "utf8")}
+INSERT INTO xorm_user (username, password_hash) VALUES ('alice', '${await testHash(PASSWORDS.alice)}');`, "registry");
+    const robotHash = await testHash(PASSWORDS.robot);
+    text = (dsn, extra = "") => `
+server: {addr: "127.0.0.1:0"}
+token: {issuer: "xorm-tls", expiration: 300, certificate: "${keys.cert}", key: "${keys.key}"}
+users:
+  robot: {password: "${robotHash}"}
+acl:
+  - match: {account: "/.+/", name: "\${account}/*"}
+    actions: ["*"]
+xorm_auth: {database_type: mysql, conn_string: ${JSON.stringify(dsn)}${extra}}
+`;
+  });
+  after(async () => {
+    await server?.destroy();
+  });
+
+  test("tls=true with tls_ca_file verifies the server and works; tls=skip-verify works without a CA", async () => {
+    for (const [dsn, extra] of [
+      [server.dsn("registry") + "?tls=true", `, tls_ca_file: ${JSON.stringify(server.caFile)}`],
+      [server.dsn("registry") + "?tls=skip-verify", ""],
+    ] as const) {
+      const s = await serve(text(dsn, extra));
+      try {
+        const a = await token(s, "alice", PASSWORDS.alice, "repository:alice/app:push");
+        assert.deepEqual([a.status, a.actions], [200, ["push"]], a.text);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  test("tls=true against a certificate no configured CA signed is refused at start", async () => {
+    await assert.rejects(serve(text(server.dsn("registry") + "?tls=true")), (e: Error) => e instanceof ConfigError && /xorm_auth.*cannot reach mysql 127\.0\.0\.1.*(self-signed|certificate)/s.test(e.message));
+  });
 });

@@ -18,8 +18,8 @@ export class PostgresClient implements SqlClient {
     o: SqlClientOptions,
   ) {
     // lib/pq: require encrypts without checking the certificate (unless a root cert is named,
-    // then it is verify-ca); verify-ca checks the chain; verify-full checks the name too.
-    const verify = t.sslmode === "verify-full" || t.sslmode === "verify-ca" || (t.sslmode === "require" && (o.ca ?? t.sslrootcert) !== undefined);
+    // sslrootcert or tls_ca_file, then it is verify-ca); verify-ca checks the chain; verify-full checks the name too.
+    const verify = t.sslmode === "verify-full" || t.sslmode === "verify-ca" || (t.sslmode === "require" && o.ca !== undefined);
     const ssl =
       t.sslmode === "disable"
         ? false

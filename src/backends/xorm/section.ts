@@ -91,6 +91,9 @@ export async function buildXorm(key: string, raw: RawXorm, ctx: SectionContext):
   if (raw.tls_ca_file !== undefined) {
     if (config.target.type === "sqlite3") ctx.add(at("tls_ca_file"), "is for mysql and postgres; a SQLite file has no TLS");
     else config.ca = await readCaFile(ctx, at("tls_ca_file"), raw.tls_ca_file);
+  } else if (config.target.type === "postgres" && config.target.sslrootcert !== undefined) {
+    // lib/pq's sslrootcert names the CA file inside the connection string: read like tls_ca_file.
+    config.ca = await readCaFile(ctx, at(sources[0]!), config.target.sslrootcert);
   }
   return config;
 }
