@@ -207,6 +207,36 @@ function xormSuite(label: string, skip: string | undefined, open: () => Promise<
       await eventually(async () => assert.match(s.logs().slice(from), /ACL read again after a failure/));
     });
 
+    test("docker login's refresh token works for a database user, and ends when the password changes in the table or the row goes", async () => {
+      await db.exec(`INSERT INTO xorm_user (username, password_hash, labels) VALUES ('erin', ${lit(await testHash("erin-password"))}, NULL)`);
+      const login = async () => {
+        const res = await fetch(`${s.url}/auth?service=registry&offline_token=true&client_id=docker&scope=repository:erin/app:pull`, { headers: { authorization: `Basic ${Buffer.from("erin:erin-password").toString("base64")}` } });
+        const body = (await res.json()) as { refresh_token?: string };
+        assert.equal(res.status, 200);
+        return body.refresh_token!;
+      };
+      const refresh = async (rt: string) => {
+        const res = await fetch(`${s.url}/auth`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: rt, service: "registry", client_id: "docker", scope: "repository:erin/app:push" }).toString(),
+        });
+        return { status: res.status, text: await res.text() };
+      };
+      const first = await login();
+      assert.equal((await refresh(first)).status, 200);
+      await db.exec(`UPDATE xorm_user SET password_hash = ${lit(await testHash("erin-new-password"))} WHERE username = 'erin'`);
+      const changed = await refresh(first);
+      assert.equal(changed.status, 400, changed.text);
+      assert.match(changed.text, /invalid_grant/);
+      await db.exec(`UPDATE xorm_user SET password_hash = ${lit(await testHash("erin-password"))} WHERE username = 'erin'`);
+      const second = await login();
+      await db.exec("DELETE FROM xorm_user WHERE username = 'erin'");
+      const gone = await refresh(second);
+      assert.equal(gone.status, 400, gone.text);
+      assert.match(gone.text, /no longer exists in xorm_auth/);
+    });
+
     test("a labels column that is not a JSON object of lists is a clear 503, not a login", async () => {
       await db.exec(`INSERT INTO xorm_user (username, password_hash, labels) VALUES ('dave', '${await testHash("dave-password")}', 'not json')`);
       const a = await token(s, "dave", "dave-password", "repository:dave/app:pull");
