@@ -37,6 +37,10 @@ export interface RunningMariadb {
   sql(statements: string, database?: string): Promise<string>;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP the server: it hangs (accepts, never answers), as a stuck server does. */
+  pause(): Promise<void>;
+  /** SIGCONT what pause() stopped. */
+  resume(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -116,6 +120,8 @@ export async function startMariadb(opts: { tls?: boolean } = {}): Promise<Runnin
     async start() {
       if (!child) await start();
     },
+    pause: async () => void child?.kill("SIGSTOP"),
+    resume: async () => void child?.kill("SIGCONT"),
     async destroy() {
       if (destroyed) return;
       destroyed = true;

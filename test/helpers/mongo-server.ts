@@ -1,20 +1,23 @@
 // An in-memory MongoDB stand-in for tests: a real wire-protocol server on 127.0.0.1 that the
 // official `mongodb` driver takes for a standalone mongod 7.0. No MongoDB server can be
 // installed on the test machines (Debian ships no package), so this speaks OP_MSG / OP_QUERY,
-// SCRAM-SHA-256, and the commands the driver needs for CRUD (find/getMore/killCursors, insert,
+// over plain TCP or TLS (1.2+, with a given certificate), SCRAM-SHA-256, and the commands the driver needs for CRUD (find/getMore/killCursors, insert,
 // update, delete, findAndModify, count, aggregate), indexes (unique, sparse, partial) and
 // collections, over data kept in memory; mingo evaluates filters, projections, sorts, update
 // operators and aggregation pipelines.
 //
 // Not implemented (a real server would behave differently): replica sets, sessions and
 // transactions (lsid/txnNumber are accepted and ignored), retryable-write bookkeeping, read
-// and write concerns, OP_COMPRESSED, TLS, exhaust/streaming monitoring, SCRAM-SHA-1 and other
-// mechanisms, users other than those given (no createUser, no roles: an authenticated
+// and write concerns, OP_COMPRESSED, client certificates (and x509 auth), exhaust/streaming
+// monitoring, SCRAM-SHA-1 and other mechanisms, users other than those given (no createUser, no roles: an authenticated
 // connection may do anything), multikey (array) unique indexes, collation, text/geo indexes
 // and hints, pipeline-style updates, $out/$merge, change streams, maxTimeMS, and exact numeric
 // types (integral doubles come back as int32, int64 within 2^53 as a JS number).
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { createServer as createTlsServer } from "node:tls";
 import { Aggregator, ProcessingMode, Query, update as mingoUpdate } from "mingo";
 import { BSON } from "mongodb";
 import { startOnFreePort } from "./ports.js";
@@ -23,6 +26,12 @@ import { startOnFreePort } from "./ports.js";
 export interface MongoUser {
   username: string;
   password: string;
+}
+
+/** PEM file paths of the certificate (chain) and private key a TLS stand-in presents. */
+export interface MongoTls {
+  cert: string;
+  key: string;
 }
 
 export interface RunningMongo {
@@ -243,7 +252,8 @@ class Store {
 
 interface Connection {
   id: number;
-  socket: Socket;
+  /** The TCP socket, or the TLS socket over it. */
+  socket: Duplex;
   pending: Buffer;
   /** Messages are handled one after another, in arrival order. */
   queue: Promise<void>;
@@ -308,6 +318,9 @@ class MongoStandIn {
   readonly #counts = new Map<string, number>();
   readonly #cursors = new Map<string, OpenCursor>();
   readonly #users: Map<string, ScramKeys> | undefined;
+  /** PEM contents, read once: a restart does not need the files any more. */
+  readonly #tls: { cert: Buffer; key: Buffer } | undefined;
+  /** Every open TCP socket, TLS ones still in their handshake included. */
   readonly #sockets = new Set<Socket>();
   readonly #handlers: Map<string, Handler>;
   #server: Server | undefined;
@@ -315,8 +328,9 @@ class MongoStandIn {
   #nextRequestId = 1;
   #nextCursorId = 1;
 
-  constructor(users: MongoUser[] | undefined) {
+  constructor(users: MongoUser[] | undefined, tls: MongoTls | undefined) {
     this.#users = users && new Map(users.map((u) => [u.username, scramKeys(u.password)]));
+    this.#tls = tls && { cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
     this.#handlers = this.#commandTable();
   }
 
@@ -330,7 +344,10 @@ class MongoStandIn {
 
   async listen(port: number): Promise<void> {
     if (this.#server) return;
-    const server = createServer((socket) => this.#accept(socket));
+    const server: Server = this.#tls ? createTlsServer({ ...this.#tls, minVersion: "TLSv1.2" }) : createServer();
+    // Both kinds report each TCP connection; a TLS server then reports the secured stream over it.
+    server.on("connection", (raw: Socket) => this.#track(raw));
+    server.on(this.#tls ? "secureConnection" : "connection", (socket: Duplex) => this.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host: "127.0.0.1", port, exclusive: true }, () => {
@@ -353,17 +370,22 @@ class MongoStandIn {
     await closed;
   }
 
-  #accept(socket: Socket): void {
-    socket.setNoDelay(true);
-    this.#sockets.add(socket);
+  /** stop() destroys these: destroying the TCP socket ends a TLS one over it too. */
+  #track(raw: Socket): void {
+    raw.setNoDelay(true);
+    this.#sockets.add(raw);
+    // Clients vanish mid-conversation (stop(), client.close()) or fail the handshake: nothing to report.
+    raw.on("error", () => {});
+    raw.on("close", () => this.#sockets.delete(raw));
+  }
+
+  #accept(socket: Duplex): void {
     const conn: Connection = { id: this.#nextConnectionId++, socket, pending: Buffer.alloc(0), queue: Promise.resolve(), user: undefined, sasl: undefined };
-    // Clients vanish mid-conversation (stop(), client.close()): nothing to report.
     socket.on("error", () => {});
-    socket.on("close", () => this.#sockets.delete(socket));
     socket.on("data", (chunk: Buffer) => this.#receive(conn, chunk));
   }
 
-  /** TCP is a stream: frame it into whole messages, however the chunks split them. */
+  /** TCP (and TLS) is a stream: frame it into whole messages, however the chunks split them. */
   #receive(conn: Connection, chunk: Buffer): void {
     conn.pending = conn.pending.length === 0 ? chunk : Buffer.concat([conn.pending, chunk]);
     while (conn.pending.length >= 4) {
@@ -950,7 +972,7 @@ function readDoc(message: Buffer, pos: number, end: number): [Doc, number] {
 
 function parseOpMsg(message: Buffer): { body: Doc; moreToCome: boolean } {
   const flags = message.readUInt32LE(HEADER_SIZE);
-  // The CRC-32C trailer is for unreliable links; TCP on loopback is not one.
+  // The CRC-32C trailer is for unreliable links; TCP (or TLS) on loopback is not one.
   const end = flags & MSG_CHECKSUM_PRESENT ? message.length - 4 : message.length;
   let body: Doc | undefined;
   const sequences: [string, Doc[]][] = [];
@@ -1005,10 +1027,12 @@ function opReplyBody(reply: Doc): Buffer {
 
 /**
  * Start a MongoDB stand-in on a free loopback port. With `users`, every command but the
- * handshake, SCRAM, ping and buildInfo needs a connection authenticated as one of them.
+ * handshake, SCRAM, ping and buildInfo needs a connection authenticated as one of them. With
+ * `tls`, it accepts only TLS (1.2 or later) connections, presenting that certificate; clients
+ * need `tls: true` (the url does not say so) and a CA that trusts it.
  */
-export async function startMongoStandIn(opts: { users?: MongoUser[] } = {}): Promise<RunningMongo> {
-  const standIn = new MongoStandIn(opts.users);
+export async function startMongoStandIn(opts: { users?: MongoUser[]; tls?: MongoTls } = {}): Promise<RunningMongo> {
+  const standIn = new MongoStandIn(opts.users, opts.tls);
   const port = await startOnFreePort((p) => standIn.listen(p), /EADDRINUSE/, async () => {});
   let closed = false;
   return {

@@ -45,6 +45,10 @@ export interface RunningPostgres {
   url: string;
   /** With `tls`: the server's self-signed certificate, to trust as a CA. */
   caFile?: string;
+  /** SIGSTOP the server and its backends: it hangs (accepts, never answers), as a stuck server does. */
+  pause(): Promise<void>;
+  /** SIGCONT what pause() stopped. */
+  resume(): Promise<void>;
   /** pg_ctl stop -m fast: the data and port stay for start(). */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -71,6 +75,13 @@ function stopOnExit(data: string): void {
     });
   }
   running.add(data);
+}
+
+/** Send `signal` to the postmaster of `data` (its pid is postmaster.pid's first line) and to its children. */
+async function signalServer(data: string, signal: "SIGSTOP" | "SIGCONT"): Promise<void> {
+  const pid = Number((await readFile(join(data, "postmaster.pid"), "utf8")).split("\n")[0]);
+  const children = (await run("pgrep", ["-P", String(pid)]).then((r) => r.stdout, () => "")).split("\n").filter(Boolean).map(Number);
+  for (const p of [pid, ...children]) process.kill(p, signal);
 }
 
 /** With `tls`: the server also takes TLS (ssl=on) with a self-signed certificate for 127.0.0.1. */
@@ -139,6 +150,8 @@ export async function startPostgres(opts: { tls?: boolean } = {}): Promise<Runni
       if (!running.has(data)) await start();
     },
     logs: () => readFile(log, "utf8"),
+    pause: () => signalServer(data, "SIGSTOP"),
+    resume: () => signalServer(data, "SIGCONT"),
     async destroy() {
       if (destroyed) return;
       destroyed = true;

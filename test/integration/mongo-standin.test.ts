@@ -1,21 +1,26 @@
 // The MongoDB stand-in (test/helpers/mongo-server.ts) through the real `mongodb` driver.
 //
 // No MongoDB server can run on this machine (Debian has no package for it, and nothing may be
-// downloaded), so the Mongo backends are tested against a wire-protocol stand-in: a TCP server
-// speaking OP_MSG/OP_QUERY and SCRAM-SHA-256 over in-memory data, with mingo evaluating
-// queries. These tests pin down that the unmodified driver takes it for a standalone mongod.
+// downloaded), so the Mongo backends are tested against a wire-protocol stand-in: a TCP (or
+// TLS) server speaking OP_MSG/OP_QUERY and SCRAM-SHA-256 over in-memory data, with mingo
+// evaluating queries. These tests pin down that the unmodified driver takes it for a standalone
+// mongod.
 //
 // What the stand-in does not implement: replica sets, sessions and transactions (lsid and
-// txnNumber are ignored), read/write concerns, OP_COMPRESSED, TLS, streaming (exhaust)
-// monitoring, SCRAM-SHA-1/x509/LDAP and other mechanisms, user management and roles (any
+// txnNumber are ignored), read/write concerns, OP_COMPRESSED, client certificates, streaming
+// (exhaust) monitoring, SCRAM-SHA-1/x509/LDAP and other mechanisms, user management and roles (any
 // authenticated connection may do anything), multikey unique indexes, collation, text/geo
 // indexes and hints, pipeline-style updates, $out/$merge, change streams, maxTimeMS, and exact
 // numeric types (integral doubles come back as int32).
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BSON, MongoClient, MongoServerError, type Collection, type Document } from "mongodb";
+import { BSON, MongoClient, MongoServerError, MongoServerSelectionError, type Collection, type Document } from "mongodb";
 import { startMongoStandIn, type RunningMongo } from "../helpers/mongo-server.js";
+import { writeKeyPair } from "../helpers/regauth.js";
 
 /** Asserts that `p` rejects with a server error of this code; returns the error. */
 async function rejectsWithCode(p: Promise<unknown>, code: number): Promise<MongoServerError> {
@@ -292,5 +297,86 @@ describe("MongoDB stand-in with SCRAM-SHA-256 users", () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe("MongoDB stand-in over TLS", () => {
+  let dir: string;
+  let mongo: RunningMongo;
+  let ca: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "mongo-standin-tls-"));
+    const files = await writeKeyPair(dir, "mongo", "ec");
+    ca = await readFile(files.cert, "utf8");
+    mongo = await startMongoStandIn({ tls: files });
+  });
+  after(async () => {
+    await mongo?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs `f` with a client, closing it whatever happens. */
+  async function withClient<T>(url: string, options: ConstructorParameters<typeof MongoClient>[1], f: (c: MongoClient) => Promise<T>): Promise<T> {
+    const client = new MongoClient(url, options);
+    try {
+      return await f(client);
+    } finally {
+      await client.close();
+    }
+  }
+
+  test("a client trusting the certificate pings, reads and writes", async () => {
+    mongo.collection("app", "seeded").push({ _id: 1, over: "tls" });
+    await withClient(mongo.url, { tls: true, ca, serverSelectionTimeoutMS: 2000 }, async (client) => {
+      assert.equal((await client.db("admin").command({ ping: 1 }))["ok"], 1);
+      const seeded = client.db("app").collection<{ _id: number; over?: string }>("seeded");
+      assert.deepEqual(await seeded.findOne({ _id: 1 }), { _id: 1, over: "tls" });
+      await seeded.insertMany(Array.from({ length: 150 }, (_, i) => ({ _id: i + 2 })));
+      // Enough for a getMore, so more than one round trip goes over the TLS stream.
+      assert.equal((await seeded.find({}, { batchSize: 50 }).toArray()).length, 151);
+    });
+  });
+
+  test("the same by name (localhost is in the certificate too) and with tls=true in the url", async () => {
+    const url = mongo.url.replace("127.0.0.1", "localhost") + "/?tls=true";
+    await withClient(url, { ca, serverSelectionTimeoutMS: 2000 }, async (client) => {
+      assert.equal((await client.db("admin").command({ ping: 1 }))["ok"], 1);
+    });
+  });
+
+  test("without the CA the self-signed certificate is refused", async () => {
+    await withClient(mongo.url, { tls: true, serverSelectionTimeoutMS: 2000 }, async (client) => {
+      await assert.rejects(client.db("admin").command({ ping: 1 }), (e: unknown) => {
+        assert.ok(e instanceof MongoServerSelectionError, String(e));
+        assert.match(e.message, /self.signed|certificate/i);
+        return true;
+      });
+    });
+  });
+
+  test("a plain (non-TLS) client cannot talk to it", async () => {
+    const pings = mongo.commands("ping");
+    await withClient(mongo.url, { serverSelectionTimeoutMS: 2000 }, async (client) => {
+      await assert.rejects(client.db("admin").command({ ping: 1 }), MongoServerSelectionError);
+    });
+    assert.equal(mongo.commands("ping"), pings);
+  });
+
+  test("stop() ends TLS connections and ones still in their handshake; start() serves TLS again", async () => {
+    await withClient(mongo.url, { tls: true, ca, serverSelectionTimeoutMS: 1000, heartbeatFrequencyMS: 500 }, async (client) => {
+      const c = client.db("app").collection("restart");
+      await c.insertOne({ kept: true });
+      // A TCP connection that never starts its handshake must not hold stop() up.
+      const idle = connect({ host: "127.0.0.1", port: mongo.port });
+      await new Promise((resolve, reject) => idle.once("connect", resolve).once("error", reject));
+      const idleClosed = new Promise((resolve) => idle.once("close", resolve));
+      idle.on("error", () => {});
+      await mongo.stop();
+      await idleClosed;
+      await assert.rejects(c.findOne({}));
+      await mongo.start();
+      assert.deepEqual(await c.findOne({}, { projection: { _id: 0 } }), { kept: true });
+    });
   });
 });

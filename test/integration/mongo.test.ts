@@ -138,6 +138,16 @@ describe("mongo_auth and acl_mongo", () => {
     assert.deepEqual(await granted(s, "bob", "repository:shared/app:pull"), []);
   });
 
+  test("an ACL larger than one cursor batch is read whole (find, then getMore)", async () => {
+    const acl = mongo.collection("registry", "acl");
+    const before = mongo.commands("getMore");
+    for (let i = 0; i < 300; i++) acl.push({ seq: 1000 + i, match: { account: "bob", name: `bulk${i}/*` }, actions: ["pull"] });
+    await eventually(async () => assert.deepEqual(await granted(s, "bob", "repository:bulk299/app:pull"), ["pull"]));
+    assert.ok(mongo.commands("getMore") > before, "the driver fetched later batches");
+    acl.splice(0, acl.length, ...acl.filter((d) => (d["seq"] as number) < 1000));
+    await eventually(async () => assert.deepEqual(await granted(s, "bob", "repository:bulk299/app:pull"), []));
+  });
+
   test("`regauth explain` reads the collection and names the entry by seq", async () => {
     const cfg = join(dir, "explain.yml");
     await writeFile(cfg, configText());
@@ -178,5 +188,44 @@ describe("mongo_auth and acl_mongo", () => {
     } finally {
       await mongo.start();
     }
+  });
+});
+
+describe("mongo_auth over TLS (enable_tls, tls_ca_file)", () => {
+  let tlsMongo: RunningMongo;
+  let caFile: string;
+  before(async () => {
+    const server = await writeKeyPair(dir, "mongo-server", "ec");
+    caFile = server.cert;
+    tlsMongo = await startMongoStandIn({ tls: server });
+    tlsMongo.collection("registry", "users").push({ username: "alice", password: await testHash(PASSWORDS.alice) });
+  });
+  after(async () => {
+    await tlsMongo?.close();
+  });
+  const config = (tls: string) => `
+server: {addr: "127.0.0.1:0"}
+token: {issuer: "mongo-tls", expiration: 300, certificate: "${keys.cert}", key: "${keys.key}"}
+acl:
+  - match: {account: "/.+/", name: "\${account}/*"}
+    actions: ["*"]
+mongo_auth:
+  dial_info: {addrs: ["127.0.0.1:${tlsMongo.port}"], database: registry, timeout: 2s, ${tls}}
+  collection: users
+`;
+
+  test("with the server's CA a user signs in over TLS", async () => {
+    const s = await serveInProcess(join(dir, "mongo-tls.yml"), config(`enable_tls: true, tls_ca_file: "${caFile}"`), dir);
+    try {
+      const a = await token(s, "alice", PASSWORDS.alice, "repository:alice/app:push");
+      assert.deepEqual([a.status, a.actions], [200, ["push"]], a.text);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("enable_tls against a certificate no trusted CA signed is refused at start; plain TCP to a TLS server too", async () => {
+    await assert.rejects(serveInProcess(join(dir, "mongo-tls.yml"), config("enable_tls: true"), dir), (e: Error) => e instanceof ConfigError && /mongo_auth.*cannot reach.*self-signed certificate/s.test(e.message));
+    await assert.rejects(serveInProcess(join(dir, "mongo-tls.yml"), config("enable_tls: false"), dir), (e: Error) => e instanceof ConfigError && /mongo_auth.*cannot reach/s.test(e.message));
   });
 });

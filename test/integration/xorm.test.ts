@@ -28,6 +28,9 @@ interface Db {
   /** An outage and its end; undefined where there is no server to stop (SQLite). */
   stop?(): Promise<void>;
   start?(): Promise<void>;
+  /** A server that hangs (SIGSTOP) and comes back (SIGCONT). */
+  pause?(): Promise<void>;
+  resume?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -267,6 +270,28 @@ function xormSuite(label: string, skip: string | undefined, open: () => Promise<
         await eventually(async () => assert.equal((await fetch(`${s.url}/readyz`)).status, 200), 30_000);
       });
 
+      test("a database that hangs: the login fails with a 503 within query_timeout, not never; it recovers", async () => {
+        const quick = await serve(configText(db, robotHash).replace(`xorm_auth: {database_type: ${db.type}, conn_string: ${JSON.stringify(db.conn)}}`, `xorm_auth: {database_type: ${db.type}, conn_string: ${JSON.stringify(db.conn)}, query_timeout: 1s, connect_timeout: 1s}`));
+        try {
+          assert.deepEqual((await token(quick, "alice", PASSWORDS.alice, "repository:alice/app:pull")).actions, ["pull"]);
+          await db.pause!();
+          try {
+            const started = Date.now();
+            const a = await token(quick, "alice", PASSWORDS.alice, "repository:alice/app:pull");
+            assert.equal(a.status, 503, a.text);
+            assert.match(a.text, /xorm_auth: the user database cannot be used right now/);
+            // An answer, not a hang (a generous bound, not a timing test); the log says the timeout ended it.
+            assert.ok(Date.now() - started < 15_000, `answered after ${Date.now() - started} ms`);
+            await eventually(async () => assert.match(quick.logs(), /"level":"error"[^\n]*"backend":"xorm_auth"[^\n]*timeout/i));
+          } finally {
+            await db.resume!();
+          }
+          await eventually(async () => assert.deepEqual((await token(quick, "alice", PASSWORDS.alice, "repository:alice/app:pull")).actions, ["pull"]), 20_000);
+        } finally {
+          await quick.close();
+        }
+      });
+
       test("a database that cannot be reached at start is refused with the section's name", async () => {
         await db.stop!();
         try {
@@ -318,6 +343,8 @@ xormSuite("PostgreSQL", pgSkip, async () => {
     },
     stop: () => server.stop(),
     start: () => server.start(),
+    pause: () => server.pause(),
+    resume: () => server.resume(),
     close: () => server.destroy(),
   };
 });
@@ -332,6 +359,8 @@ xormSuite("MariaDB", mariadbSkip, async () => {
     exec: async (sql) => void (await server.sql(sql, "registry")),
     stop: () => server.stop(),
     start: () => server.start(),
+    pause: () => server.pause(),
+    resume: () => server.resume(),
     close: () => server.destroy(),
   };
 });

@@ -127,6 +127,21 @@ describe("the xorm sections at load", () => {
     assert.deepEqual(acl.target, { type: "sqlite3", path: join(dir, "acl.db"), readOnly: false });
   });
 
+  test("docker_auth's reference.yml sections, as written there", async () => {
+    const cfg = await load([
+      "xorm_auth:",
+      '  database_type: "mysql"',
+      '  conn_string: "username:password@/database_name?charset=utf8"',
+      "acl_xorm:",
+      '  database_type: "mysql"',
+      '  conn_string: "username:password@/database_name?charset=utf8"',
+      '  cache_ttl: "1m"',
+    ]);
+    const c = cfg.sections.get("acl_xorm") as AclXormConfig;
+    assert.deepEqual(c.target, { type: "mysql", host: "127.0.0.1", port: 3306, tls: "false", user: "username", password: "password", database: "database_name", charset: "utf8" });
+    assert.equal(c.cacheTtlMs, 60_000);
+  });
+
   test("the connection string from a file keeps its password out of the config", async () => {
     const cfg = await load(["acl: []", "xorm_auth:", "  database_type: mysql", `  conn_string_file: ${join(dir, "dsn")}`, "  max_connections: 3", "  query_timeout: 2s"]);
     const c = cfg.sections.get("xorm_auth") as XormConfig;
