@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hashPassword } from "../src/authn/bcrypt.js";
 import { freePort } from "../test/helpers/ports.js";
-import { writeKeyPair, type KeyFiles } from "../test/helpers/regauth.js";
+import { ROOT, writeKeyPair, type KeyFiles } from "../test/helpers/regauth.js";
 import { runLoad, type Generator, type LoadResult } from "./load.js";
 import { bareHttpCommand, cpuOf, machineBusySeconds, regauthCommand, startServer, type Running } from "./servers.js";
 
@@ -96,7 +96,8 @@ export async function mainCases(): Promise<Case[]> {
   const basic = `Basic ${Buffer.from(`bench:${pw}`).toString("base64")}`;
   const anonUsers = `  "": {}`;
   const anonAcl = `  - match: {account: "", name: "public/*"}\n    actions: ["pull"]`;
-  const userLine = `  bench: {password: "${await hashPassword(pw, 10)}"}`;
+  const benchHash = await hashPassword(pw, 10);
+  const userLine = `  bench: {password: "${benchHash}"}`;
   const userAcl = `  - match: {account: "bench"}\n    actions: ["pull", "push"]`;
   const pull = "/auth?service=bench&scope=repository:public/app:pull";
   const push = "/auth?service=bench&scope=repository:bench/app:pull,push";
@@ -112,6 +113,17 @@ export async function mainCases(): Promise<Case[]> {
     { ...user, id: "bcrypt-cached", name: "bcrypt-10 user, cache on, ES256", acl: userAcl },
     { ...user, id: "bcrypt-uncached", name: "bcrypt-10 user, cache off, ES256", acl: userAcl, extra: off },
     { ...user, id: "acl-1000", name: "push vs 1,000-entry ACL, ES256", acl: bigAcl(1000) },
+    // casbin decides (one enforce per action, docker_auth's model and labelMatch); docker_auth's peer build has no casbin.
+    {
+      ...user,
+      id: "casbin",
+      name: "push decided by casbin_authz, ES256",
+      users: `  bench: {password: "${benchHash}", labels: {group: [bench]}}`,
+      acl: '  - match: {account: "nobody"}\n    actions: []',
+      extra: `casbin_authz: {model_path: "${join(ROOT, "examples", "casbin", "model.conf")}", policy_path: "${join(ROOT, "bench", "casbin-policy.csv")}"}`,
+      allCores: false,
+      peer: false,
+    },
     // docker's identity token at work: the engine's POST for every pull after `docker login`.
     sqliteRefresh,
     {

@@ -3,7 +3,7 @@
 // reload is refused while the running one keeps answering.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -74,6 +74,15 @@ describe("casbin_authz with the example registry policy", () => {
     await writeFile(cfg, text);
     const { stdout } = await promisify(execFile)(process.execPath, [BIN, "explain", cfg, "--account", "alice", "--ip", "127.0.0.1", "--service", "registry", "repository:team/app:push"]);
     assert.match(stdout, /repository:team\/app:push\n  matched casbin_authz \([^)]*policy.csv\)\n  granted: push\n/);
+  });
+
+  test("examples/casbin/regauth-casbin.yml works as its comment says (keygen, then check)", async () => {
+    const ex = join(dir, "example");
+    await cp(join(ROOT, "examples", "casbin"), ex, { recursive: true });
+    const run = promisify(execFile);
+    await run(process.execPath, [BIN, "keygen", "--out", "keys"], { cwd: ex });
+    const { stdout } = await run(process.execPath, [BIN, "check", "regauth-casbin.yml"], { cwd: ex });
+    assert.match(stdout, /regauth-casbin.yml: OK — 2 static users, 0 ACL entries/);
   });
 
   test("the model's admin rule grants everything", async () => {
