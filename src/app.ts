@@ -1,4 +1,7 @@
 import { stat } from "node:fs/promises";
+import { openAuditLog, type AuditLog } from "./audit/audit-log.js";
+import type { RequestMetrics } from "./metrics/request-metrics.js";
+import type { LoginLimiter } from "./limits/login-limiter.js";
 import { AuthnChain } from "./authn/chain.js";
 import type { Authenticator } from "./authn/authenticator.js";
 import { RefusalCost } from "./authn/refusal-cost.js";
@@ -26,6 +29,10 @@ export interface App {
   signer: TokenSigner;
   authn: AuthnChain;
   authz: AuthzChain;
+  /** The audit trail, when `audit.enabled`. */
+  audit?: AuditLog;
+  /** Failed-login limits, when `login_limits.enabled` and serving. */
+  limiter?: LoginLimiter;
   /** The static ACL, when configured (for `explain`). */
   acl?: AclAuthorizer;
   /** HTTP routes the backends serve, by path under `server.path_prefix`. */
@@ -55,7 +62,17 @@ async function sectionFingerprint(config: Config, section: unknown): Promise<str
  * With `shared` (a running server's), backends whose section did not change are
  * taken over from the running configuration instead of being started again.
  */
-export async function buildApp(config: Config, log: Logger = createLogger("silent"), shared = new SharedResources()): Promise<App> {
+/** What a serving process keeps across reloads and lends to each App. */
+export interface ServingState {
+  /** To count each backend call in. */
+  metrics: RequestMetrics;
+  /** Failed-login counters: a reload must not forgive them. */
+  limiter: LoginLimiter;
+}
+
+/** `serving`: absent for `check`, `explain` and the primary's validation, which serve nothing. */
+export async function buildApp(config: Config, log: Logger = createLogger("silent"), shared = new SharedResources(), serving?: ServingState): Promise<App> {
+  const metrics = serving?.metrics;
   const certFile = config.token.certificate ?? config.server.certificate!;
   const keyFile = config.token.key ?? config.server.key!;
   const prefix = config.token.certificate ? "token" : "server";
@@ -119,13 +136,19 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
   }
 
   const cache = new CredentialCache(config.credentialCache.ttlSeconds * 1000, config.credentialCache.maxEntries);
-  const authn = new AuthnChain(authenticators, cache, await refusal.dummyHash());
-  const authz = new AuthzChain(authorizers);
+  const observe = metrics ? metrics.backendCall.bind(metrics) : undefined;
+  const authn = new AuthnChain(authenticators, cache, await refusal.dummyHash(), observe);
+  const authz = new AuthzChain(authorizers, observe);
   // Expired and idle credentials are deleted now and then (Redis drops its own; the SQL stores need this).
   const purge = () => void store.purge(Date.now()).catch((e: Error) => log.debug({ store: store.backend, reason: e.message }, "token store purge failed; next time"));
   const purgeTimer = config.refreshTokens.enabled ? setInterval(purge, PURGE_EVERY_MS).unref() : undefined;
   let stopped: Promise<void> | undefined;
+  const audit = config.audit.enabled ? openAuditLog(config.audit, log) : undefined;
+  const limits = config.loginLimits;
+  serving?.limiter.configure(limits.account, limits.address);
   return {
+    audit,
+    limiter: limits.enabled ? serving?.limiter : undefined,
     config,
     key,
     signer: new TokenSigner(key),
@@ -147,6 +170,7 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
         cache.clear();
         await releaseAll();
         await acl?.stop();
+        await audit?.close();
       })();
       return stopped;
     },

@@ -39,6 +39,15 @@ export class UnauthorizedError extends RegauthError {
   }
 }
 
+/** Too many failed logins for this account or from this address: try again after `retryAfterSeconds`. */
+export class TooManyRequestsError extends RegauthError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super("TOOMANYREQUESTS", 429, `too many failed logins; try again in ${retryAfterSeconds} s`);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 export class NotFoundError extends RegauthError {
   constructor(path: string) {
     super("NOT_FOUND", 404, `no such endpoint: ${path}`);

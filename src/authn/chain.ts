@@ -1,8 +1,11 @@
 import type { Labels } from "../config/types.js";
 import type { Secret } from "../secret.js";
-import type { Authenticator } from "./authenticator.js";
+import { observed, type BackendCallObserver, type BackendCallResult } from "../events/backend-call.js";
+import type { Authenticator, AuthnResult } from "./authenticator.js";
 import { verifyPassword } from "./bcrypt.js";
 import type { CredentialCache } from "./credential-cache.js";
+
+const authnResult = (r: AuthnResult): BackendCallResult => (r.kind === "match" ? "ok" : r.kind === "no-match" ? "no_match" : "denied");
 
 export type ChainResult = { ok: true; labels: Labels; method: string; cached: boolean } | { ok: false };
 
@@ -20,13 +23,14 @@ export class AuthnChain {
     readonly authenticators: readonly Authenticator[],
     readonly cache: CredentialCache,
     private readonly dummyHash: string,
+    private readonly observe?: BackendCallObserver,
   ) {}
 
   async authenticate(user: string, password: Secret, suppliedCredentials = true): Promise<ChainResult> {
     const hit = this.cache.get(user, password);
     if (hit) return { ok: true, labels: hit.labels, method: hit.method, cached: true };
     for (const a of this.authenticators) {
-      const r = await a.authenticate(user, password);
+      const r = await observed(this.observe, a.name, () => a.authenticate(user, password), authnResult);
       if (r.kind === "no-match") continue;
       if (r.kind === "denied") return { ok: false };
       this.cache.set(user, password, r.labels, a.name);

@@ -1,3 +1,4 @@
+import { observed, type BackendCallObserver } from "../events/backend-call.js";
 import type { Authorizer, AuthzRequest, AuthzResult } from "./authorizer.js";
 
 /**
@@ -5,11 +6,14 @@ import type { Authorizer, AuthzRequest, AuthzResult } from "./authorizer.js";
  * decides, the scope is denied (empty actions), as in docker_auth.
  */
 export class AuthzChain {
-  constructor(readonly authorizers: readonly Authorizer[]) {}
+  constructor(
+    readonly authorizers: readonly Authorizer[],
+    private readonly observe?: BackendCallObserver,
+  ) {}
 
   async authorize(req: AuthzRequest): Promise<AuthzResult & { kind: "match" }> {
     for (const a of this.authorizers) {
-      const r = await a.authorize(req);
+      const r = await observed(this.observe, a.name, () => a.authorize(req), (x) => (x.kind === "match" ? "ok" : "no_match"));
       if (r.kind === "match") return r;
     }
     return { kind: "match", actions: [], rule: { source: "default deny" } };

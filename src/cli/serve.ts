@@ -9,6 +9,9 @@ import { ConfigSource, loadConfigText, type LoadedConfig } from "../runtime/conf
 import { usableCpus } from "../runtime/cpus.js";
 import { ClusterPrimary } from "../runtime/primary.js";
 import { runWorker } from "../runtime/worker.js";
+import { startMetricsListener, regauthVersion } from "../metrics/metrics-listener.js";
+import type { RequestMetrics } from "../metrics/request-metrics.js";
+import { aggregateMetrics, ServeMetrics } from "../metrics/serve-metrics.js";
 import { RegauthServer } from "../server/server.js";
 import { prepareDefaultConfig } from "./default-config.js";
 import { registryConfigBlock } from "./registry-block.js";
@@ -53,8 +56,9 @@ function untilSignal(log: Logger, onStop: (signal: string) => Promise<void>): Pr
   });
 }
 
-function reportReload(log: Logger, file: string) {
+function reportReload(log: Logger, file: string, metrics: ServeMetrics) {
   return (o: { ok: true; why: string; skipped?: boolean } | { ok: false; why: string; error: Error }) => {
+    metrics.reload(!o.ok ? "failed" : o.skipped ? "unchanged" : "ok");
     if (!o.ok) log.error({ file, why: o.why, error: o.error.message }, "config reload failed; still running the previous config");
     else if (o.skipped) log.info({ file, why: o.why }, "config unchanged; nothing to reload");
     else log.info({ file, why: o.why }, "config reloaded");
@@ -80,24 +84,38 @@ export async function serve(args: string[]): Promise<number> {
   for (const w of config.warnings) log.warn(w);
   const workers = config.server.workers ?? usableCpus();
 
-  // Either way, one thing serves: reloads and signals are handled the same for both.
-  let serving: { address: string; tls: boolean; reload(next: LoadedConfig): Promise<void>; stop(): Promise<void> };
+  // Either way, one thing serves: reloads, signals and metrics are handled the same for both.
+  const serveMetrics = new ServeMetrics(regauthVersion());
+  let serving: { address: string; tls: boolean; reload(next: LoadedConfig): Promise<void>; stop(): Promise<void>; metricsText(): Promise<string> };
   try {
     if (workers > 1) {
-      const { primary, ready } = await ClusterPrimary.start(loaded, workers, log);
-      serving = { ...ready, reload: (next) => primary.reload(next), stop: () => primary.shutdown() };
+      const { primary, ready } = await ClusterPrimary.start(loaded, workers, log, serveMetrics);
+      serving = { ...ready, reload: (next) => primary.reload(next), stop: () => primary.shutdown(), metricsText: () => primary.metricsText() };
     } else {
-      const server = await RegauthServer.start(config, log);
-      serving = { address: server.addressText(), tls: server.tls, reload: (next) => server.reload(next.config), stop: () => server.close() };
+      const both = async (own: RequestMetrics) => aggregateMetrics([await own.registry.getMetricsAsJSON(), await serveMetrics.registry.getMetricsAsJSON()]);
+      const server = await RegauthServer.start(config, log, { metricsText: both });
+      serving = { address: server.addressText(), tls: server.tls, reload: (next) => server.reload(next.config), stop: () => server.close(), metricsText: () => both(server.metrics) };
     }
   } catch (e) {
     return refuse(e);
   }
+  // metrics.addr is read at start: moving it takes a restart.
+  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
+  if (config.metrics.enabled && config.metrics.addr) {
+    try {
+      metricsListener = await startMetricsListener(config.metrics.addr, () => serving.metricsText());
+      log.info({ address: metricsListener.address }, "metrics served on their own listener");
+    } catch (e) {
+      await serving.stop();
+      return refuse(new ConfigError([{ ...config.where(["metrics", "addr"]), message: `cannot listen on ${config.metrics.addr}: ${(e as Error).message}` }]));
+    }
+  }
   process.stderr.write(banner(config, serving.address, serving.tls, workers, passwordFile));
-  const source = file ? new ConfigSource(file, loaded, (next) => serving.reload(next), reportReload(log, file)) : undefined;
+  const source = file ? new ConfigSource(file, loaded, (next) => serving.reload(next), reportReload(log, file, serveMetrics)) : undefined;
   process.on("SIGHUP", () => void source?.trigger("SIGHUP"));
   await untilSignal(log, async () => {
     source?.close();
+    await metricsListener?.close();
     await serving.stop();
   });
   exitSoon();

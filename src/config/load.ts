@@ -11,6 +11,9 @@ import { nearest } from "./suggest.js";
 import { CIPHER_SUITE_IDS, CIPHER_SUITES, CURVES, goUint16, REFUSED_CIPHER_SUITES, TLS_VERSIONS } from "./tls-names.js";
 import type { AclEntrySpec, Config, Labels, ServerConfig, StaticUser, TlsSettings, TokenConfig } from "./types.js";
 import { locate, pathKey, readYaml, type ConfigPath, type YamlSource } from "./yaml-source.js";
+import { buildAudit } from "../audit/section.js";
+import { buildLoginLimits } from "../limits/section.js";
+import { buildMetrics } from "../metrics/section.js";
 
 const BCRYPT_HASH = /^\$2[abxy]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
@@ -256,6 +259,9 @@ export async function parseConfig(file: string, text: string, baseDir = process.
   }
   const tokenStore = await buildTokenStore(raw.token_store as Record<string, unknown> | undefined, ctx);
   const refreshTokens = buildRefreshTokens(raw.refresh_tokens, ctx);
+  const metrics = buildMetrics(raw.metrics, ctx);
+  const audit = buildAudit(raw.audit, ctx);
+  const loginLimits = buildLoginLimits(raw.login_limits, ctx);
   const has = (role: "authn" | "authz") => IMPLEMENTED.some((b) => b.role === role && sections.has(b.key));
   if (raw.users === undefined && !has("authn"))
     list.add([], "no auth methods are configured, this is probably a mistake. Use an empty user map if you really want to deny everyone");
@@ -283,6 +289,9 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     literalLabelValues: labelMode === "literal",
     tokenStore,
     refreshTokens,
+    metrics,
+    audit,
+    loginLimits,
     credentialCache: { ttlSeconds: cc.ttl_seconds ?? 60, maxEntries: cc.max_entries ?? 10_000 },
     warnings,
     where: (path) => list.where(path),

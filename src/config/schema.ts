@@ -1,5 +1,8 @@
 import { z } from "zod";
 import { IMPLEMENTED, PLANNED } from "../backends/registry.js";
+import { auditShape } from "../audit/section.js";
+import { loginLimitsShape } from "../limits/section.js";
+import { metricsShape } from "../metrics/section.js";
 import { refreshTokensShape, tokenStoreShape } from "../stores/section.js";
 import { STORES } from "../stores/registry.js";
 import { nullIsAbsent, optBool, optInt, optMapping, optText, optTextList, text } from "./fields.js";
@@ -85,6 +88,9 @@ export const topShape = {
   acl_options: optMapping(aclOptionsShape),
   token_store: optMapping(tokenStoreShape),
   refresh_tokens: optMapping(refreshTokensShape),
+  metrics: optMapping(metricsShape),
+  audit: optMapping(auditShape),
+  login_limits: optMapping(loginLimitsShape),
   ...Object.fromEntries(NOT_YET_SUPPORTED.map((k) => [k, z.unknown().optional()])),
   ...Object.fromEntries(
     IMPLEMENTED.map((b) => [b.key, optMapping(b.shape)]),
@@ -117,6 +123,9 @@ export function knownKeysAt(path: readonly (string | number)[]): readonly string
     acl_options: aclOptionsShape,
     token_store: tokenStoreShape,
     refresh_tokens: refreshTokensShape,
+    metrics: metricsShape,
+    audit: auditShape,
+    login_limits: loginLimitsShape,
     ...Object.fromEntries(STORES.map((st) => [`token_store/${st.key}`, st.shape])),
     ...Object.fromEntries(
       IMPLEMENTED.flatMap((b) => [[b.key, b.shape], ...Object.entries(b.nestedShapes ?? {}).map(([sub, shape]) => [`${b.key}/${sub.split(".").join("/")}`, shape])]),

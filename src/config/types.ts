@@ -1,4 +1,7 @@
 import type { ConfigLocation } from "../errors.js";
+import type { AuditConfig } from "../audit/section.js";
+import type { LoginLimitsConfig } from "../limits/section.js";
+import type { MetricsConfig } from "../metrics/section.js";
 import type { RefreshTokenConfig, TokenStoreConfig } from "../stores/section.js";
 
 /** Label name → values, as authenticators produce them and the ACL matches them. */
@@ -88,6 +91,12 @@ export interface Config {
   /** `token_store`: where refresh tokens live (SQLite in the data directory unless set). */
   tokenStore: TokenStoreConfig;
   refreshTokens: RefreshTokenConfig;
+  /** `metrics`: Prometheus metrics, on the main listener or their own. */
+  metrics: MetricsConfig;
+  /** `audit`: one JSON record per token decision. */
+  audit: AuditConfig;
+  /** `login_limits`: failed logins limited per account and per client address. */
+  loginLimits: LoginLimitsConfig;
   /** `acl_options.label_values: literal`: label values match only themselves in ACL patterns. */
   literalLabelValues: boolean;
   /** Every file the config refers to (keys, certificates, secrets, programs), resolved: a reload trigger compares them. */

@@ -24,7 +24,7 @@ export interface TokenEvent {
   refreshToken?: boolean;
   /** Which rule decided each scope. */
   rules?: string[];
-  outcome: "issued" | "unauthorized" | "bad_request" | "error";
+  outcome: "issued" | "unauthorized" | "rate_limited" | "bad_request" | "error";
   status: number;
   /** For a failure: the message the client got. */
   error?: string;

@@ -1,5 +1,5 @@
 import type { App } from "../app.js";
-import { UnauthorizedError } from "../errors.js";
+import { TooManyRequestsError, UnauthorizedError } from "../errors.js";
 import { issueRefreshToken, wantsRefreshToken } from "../refresh/issue.js";
 import type { TokenRequest } from "../request/token-request.js";
 import { authorizeAndSign } from "./authorize-and-sign.js";
@@ -13,8 +13,16 @@ import type { Grant, IssueResult } from "./grant.js";
 export const passwordGrant: Grant = {
   type: "password",
   async issue(app: App, req: TokenRequest): Promise<IssueResult> {
+    // Anonymous requests are not logins; a locked account or address gets no password check at all.
+    const limiter = req.account !== "" ? app.limiter : undefined;
+    const wait = limiter?.retryAfter(req.account, req.clientIp) ?? 0;
+    if (wait > 0) throw new TooManyRequestsError(wait);
     const who = await app.authn.authenticate(req.account, req.password, req.hasCredentials);
-    if (!who.ok) throw new UnauthorizedError();
+    if (!who.ok) {
+      limiter?.failure(req.account, req.clientIp);
+      throw new UnauthorizedError();
+    }
+    limiter?.success(req.account);
     const result = await authorizeAndSign(app, req, { account: req.account, labels: who.labels, method: who.method, cached: who.cached });
     // The anonymous user has nothing to refresh: it can always get a token without one.
     if (wantsRefreshToken(app, req) && req.account !== "")

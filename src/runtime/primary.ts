@@ -2,6 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import { buildApp } from "../app.js";
 import type { Logger } from "../log.js";
 import { parseListenAddress, removeStaleSocket } from "../server/server.js";
+import { aggregateMetrics, type MetricsJson, type ServeMetrics } from "../metrics/serve-metrics.js";
 import type { LoadedConfig } from "./config-source.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 
@@ -31,18 +32,21 @@ export class ClusterPrimary {
   /** Recent unexpected exits, to slow a crash loop down instead of forking as fast as the CPU allows. */
   #crashes: number[] = [];
 
+  #collectIds = 0;
+
   private constructor(
     loaded: LoadedConfig,
     readonly size: number,
     private readonly log: Logger,
+    private readonly serveMetrics: ServeMetrics,
   ) {
     this.#loaded = loaded;
   }
 
-  static async start(loaded: LoadedConfig, size: number, log: Logger): Promise<{ primary: ClusterPrimary; ready: ClusterReady }> {
+  static async start(loaded: LoadedConfig, size: number, log: Logger, serveMetrics: ServeMetrics): Promise<{ primary: ClusterPrimary; ready: ClusterReady }> {
     // Validate fully (keys, patterns, backends) before forking anything.
     await validate(loaded, log);
-    const p = new ClusterPrimary(loaded, size, log);
+    const p = new ClusterPrimary(loaded, size, log, serveMetrics);
     const s = loaded.config.server;
     // Once, here: workers share the primary's listening socket.
     if (s.net === "unix") await removeStaleSocket(parseListenAddress(s.addr, s.net).path!);
@@ -59,6 +63,33 @@ export class ClusterPrimary {
     return this.#workers.size;
   }
 
+  /**
+   * Every serving worker's metrics and the primary's own, summed into one exposition. A
+   * worker that does not answer within a second is left out of this scrape, not waited on.
+   */
+  async metricsText(): Promise<string> {
+    const id = ++this.#collectIds;
+    const parts = await Promise.all(
+      [...this.#serving].map(
+        (w) =>
+          new Promise<MetricsJson | undefined>((resolve) => {
+            const done = (data: MetricsJson | undefined) => {
+              clearTimeout(timer);
+              w.off("message", onMessage);
+              resolve(data);
+            };
+            const onMessage = (m: FromWorker) => {
+              if (m.type === "metrics-json" && m.id === id) done(m.data);
+            };
+            const timer = setTimeout(() => done(undefined), 1000);
+            w.on("message", onMessage);
+            w.send({ type: "metrics-collect", id } satisfies ToWorker);
+          }),
+      ),
+    );
+    return aggregateMetrics([...parts.filter((p): p is MetricsJson => p !== undefined), await this.serveMetrics.registry.getMetricsAsJSON()]);
+  }
+
   #fork(): Promise<ClusterReady> {
     const w = cluster.fork({ REGAUTH_CLUSTER_WORKER: "1" });
     this.#workers.add(w);
@@ -71,6 +102,14 @@ export class ClusterPrimary {
       send({ type: "start", file: startedWith.config.file, text: startedWith.text });
     };
     w.on("message", onReady);
+    // A scrape that reached this worker: answer it with everyone's metrics.
+    w.on("message", (m: FromWorker) => {
+      if (m.type !== "metrics-request") return;
+      this.metricsText().then(
+        (text) => w.isConnected() && w.send({ type: "metrics-text", id: m.id, text } satisfies ToWorker),
+        (e: Error) => w.isConnected() && w.send({ type: "metrics-text", id: m.id, error: e.message } satisfies ToWorker),
+      );
+    });
     w.once("exit", (code, signal) => {
       this.#workers.delete(w);
       this.#serving.delete(w);

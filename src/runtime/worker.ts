@@ -1,12 +1,23 @@
 import { parseConfig } from "../config/load.js";
 import type { Logger } from "../log.js";
+import type { MetricsJson } from "../metrics/serve-metrics.js";
 import { RegauthServer } from "../server/server.js";
 
 /** Primary → worker. */
-export type ToWorker = { type: "start"; file: string; text: string } | { type: "reload"; id: number; file: string; text: string } | { type: "shutdown" };
+export type ToWorker =
+  | { type: "start"; file: string; text: string }
+  | { type: "reload"; id: number; file: string; text: string }
+  | { type: "shutdown" }
+  /** Send this worker's metrics (for the primary's aggregate). */
+  | { type: "metrics-collect"; id: number }
+  /** The aggregate a `metrics-request` of this worker asked for. */
+  | { type: "metrics-text"; id: number; text?: string; error?: string };
 /** Worker → primary. */
 export type FromWorker =
   | { type: "ready" }
+  | { type: "metrics-json"; id: number; data: MetricsJson }
+  /** A scrape of /metrics reached this worker: every worker's metrics, please. */
+  | { type: "metrics-request"; id: number }
   | { type: "listening"; address: string; tls: boolean }
   | { type: "start-failed"; error: string }
   | { type: "reloaded"; id: number; ok: true }
@@ -29,9 +40,18 @@ export async function runWorker(log: Logger): Promise<number> {
     send({ type: "ready" });
   });
   if (first.type !== "start") return 1;
+  // Scrapes answered by the primary, which sums every worker's metrics and its own.
+  const scrapes = new Map<number, { resolve(text: string): void; reject(e: Error): void }>();
+  let scrapeIds = 0;
+  const metricsText = () =>
+    new Promise<string>((resolve, reject) => {
+      const id = ++scrapeIds;
+      scrapes.set(id, { resolve, reject });
+      send({ type: "metrics-request", id });
+    });
   let server: RegauthServer;
   try {
-    server = await RegauthServer.start(await parseConfig(first.file, first.text), log, { removeStaleSocket: false });
+    server = await RegauthServer.start(await parseConfig(first.file, first.text), log, { removeStaleSocket: false, metricsText });
   } catch (e) {
     send({ type: "start-failed", error: (e as Error).message });
     return 1;
@@ -50,6 +70,13 @@ export async function runWorker(log: Logger): Promise<number> {
     };
     process.on("message", (m: ToWorker) => {
       if (m.type === "shutdown") stop();
+      else if (m.type === "metrics-collect") void server.metrics.registry.getMetricsAsJSON().then((data) => send({ type: "metrics-json", id: m.id, data }));
+      else if (m.type === "metrics-text") {
+        const s = scrapes.get(m.id);
+        scrapes.delete(m.id);
+        if (m.text !== undefined) s?.resolve(m.text);
+        else s?.reject(new Error(m.error ?? "the primary sent no metrics"));
+      }
       else if (m.type === "reload")
         void parseConfig(m.file, m.text)
           .then((c) => server.reload(c))

@@ -9,7 +9,7 @@ import { formatScope } from "../request/scope.js";
 import { parseTokenRequest } from "../request/token-request.js";
 import { jwksDocument } from "../token/jwks.js";
 import { clientIp } from "./client-ip.js";
-import { sendError, sendJson, sendOAuthError } from "./respond.js";
+import { sendError, sendJson, sendMetrics, sendOAuthError } from "./respond.js";
 
 const MAX_URL = 8 * 1024;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -58,7 +58,7 @@ let requestIds = 0;
  * request is counted against that App until its response is done, so a reload
  * stops the old configuration only after the requests it started have finished.
  */
-export function createHandler(getApp: () => App, log: Logger, events: EventSink, closing: () => boolean = () => false) {
+export function createHandler(getApp: () => App, log: Logger, events: EventSink, closing: () => boolean = () => false, metricsText?: () => Promise<string>) {
   /** Whether each backend's last readiness answer was ok: a change is logged once, not every probe. */
   const lastReady = new Map<string, boolean>();
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -96,6 +96,11 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
         case "/readyz":
           allow(req, path, ["GET", "HEAD"]);
           return await ready(res, app);
+        case "/metrics":
+          // On its own listener (metrics.addr) or turned off: not here.
+          if (!metricsText || !cfg.metrics.enabled || cfg.metrics.addr) throw new NotFoundError(path.slice(0, 200));
+          allow(req, path, ["GET", "HEAD"]);
+          return sendMetrics(res, await metricsText());
         case "/.well-known/jwks.json":
         case "/jwks":
           allow(req, path, ["GET", "HEAD"]);
@@ -186,7 +191,7 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       }
       const err = e instanceof RegauthError ? e : new InternalError("internal error", { cause: e });
       const shown = publicError(err);
-      event.outcome = err.status === 401 ? "unauthorized" : err.status < 500 ? "bad_request" : "error";
+      event.outcome = err.status === 401 ? "unauthorized" : err.status === 429 ? "rate_limited" : err.status < 500 ? "bad_request" : "error";
       event.status = err.status;
       event.error = shown.message;
       if (shown !== err) event.detail = err.message;
@@ -196,6 +201,7 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
     } finally {
       event.durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       events.token(event);
+      app.audit?.token(event);
     }
   }
 }

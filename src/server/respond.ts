@@ -1,5 +1,6 @@
+import { METRICS_CONTENT_TYPE } from "../metrics/serve-metrics.js";
 import type { ServerResponse } from "node:http";
-import { MethodNotAllowedError, RegauthError } from "../errors.js";
+import { MethodNotAllowedError, RegauthError, TooManyRequestsError } from "../errors.js";
 
 const JSON_HEADERS = ["content-type", "application/json; charset=utf-8", "x-content-type-options", "nosniff"] as const;
 
@@ -24,6 +25,7 @@ export function sendError(res: ServerResponse, err: RegauthError, realm: string)
   const headers: Record<string, string> = {};
   if (err.status === 401) headers["www-authenticate"] = `Basic realm=${JSON.stringify(realm)}`;
   if (err instanceof MethodNotAllowedError) headers.allow = err.allow.join(", ");
+  if (err instanceof TooManyRequestsError) headers["retry-after"] = String(err.retryAfterSeconds);
   sendJson(res, err.status, { errors: [{ code: err.code, message: err.message }] }, headers);
 }
 
@@ -42,6 +44,7 @@ const OAUTH_CODES: Record<string, string> = {
  * grant); containerd then falls back to GET with Basic credentials, as it does for any 4xx.
  */
 export function sendOAuthError(res: ServerResponse, err: RegauthError): void {
+  if (err instanceof TooManyRequestsError) return sendOAuthBody(res, 429, "temporarily_unavailable", err);
   if (err.status >= 500 || err.status === 405 || err.status === 413 || err.status === 415) {
     const code = err.status >= 500 ? (err.status === 503 ? "temporarily_unavailable" : "server_error") : "invalid_request";
     return sendOAuthBody(res, err.status, code, err);
@@ -52,5 +55,12 @@ export function sendOAuthError(res: ServerResponse, err: RegauthError): void {
 function sendOAuthBody(res: ServerResponse, status: number, code: string, err: RegauthError): void {
   const headers: Record<string, string> = {};
   if (err instanceof MethodNotAllowedError) headers.allow = err.allow.join(", ");
+  if (err instanceof TooManyRequestsError) headers["retry-after"] = String(err.retryAfterSeconds);
   sendJson(res, status, { error: code, error_description: err.message, errors: [{ code: err.code, message: err.message }] }, headers);
+}
+
+/** Prometheus' text exposition format. */
+export function sendMetrics(res: ServerResponse, text: string): void {
+  res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE, "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.end(text);
 }

@@ -3,11 +3,14 @@ import { createServer as createHttp, type IncomingMessage, type Server, type Ser
 import { createServer as createHttps, type Server as HttpsServer } from "node:https";
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
-import { buildApp, type App } from "../app.js";
+import { buildApp, type App, type ServingState } from "../app.js";
+import { LoginLimiter } from "../limits/login-limiter.js";
 import type { Config } from "../config/types.js";
 import { ConfigError } from "../errors.js";
 import { logSink } from "../events/log-sink.js";
-import type { EventSink } from "../events/token-event.js";
+import { fanOut, type EventSink } from "../events/token-event.js";
+import { RequestMetrics } from "../metrics/request-metrics.js";
+import { aggregateMetrics } from "../metrics/serve-metrics.js";
 import type { Logger } from "../log.js";
 import { SharedResources } from "../runtime/shared-resources.js";
 import { createHandler } from "./handler.js";
@@ -72,11 +75,16 @@ export const HTTP_LIMITS = {
 } as const;
 
 export interface StartOptions {
-  /** Where request events go; the request log by default. */
+  /** Where request events go besides the metrics; the request log by default. */
   events?: EventSink;
+  /** How `/metrics` is answered; this process's metrics by default (a cluster worker asks its primary for all workers'). */
+  metricsText?: (own: RequestMetrics) => Promise<string>;
   /** Remove a stale unix socket before listening (false in cluster workers: the primary did it once). */
   removeStaleSocket?: boolean;
 }
+
+/** One process's metrics as exposition text. */
+const ownMetricsText = async (m: RequestMetrics): Promise<string> => aggregateMetrics([await m.registry.getMetricsAsJSON()]);
 
 /** A running regauth: listener plus the current App, which `reload` swaps without dropping requests. */
 export class RegauthServer {
@@ -86,20 +94,32 @@ export class RegauthServer {
   readonly #shared: SharedResources;
   #closing = false;
   #reloads: Promise<unknown> = Promise.resolve();
+  /** This process's metrics and failed-login counters: they outlive reloads. */
+  readonly #serving: ServingState;
 
-  private constructor(app: App, server: Server | HttpsServer, log: Logger, shared: SharedResources) {
+  private constructor(app: App, server: Server | HttpsServer, log: Logger, shared: SharedResources, serving: ServingState) {
     this.#app = app;
     this.#server = server;
     this.#log = log;
     this.#shared = shared;
+    this.#serving = serving;
+  }
+
+  get metrics(): RequestMetrics {
+    return this.#serving.metrics;
   }
 
   static async start(config: Config, log: Logger, opts: StartOptions = {}): Promise<RegauthServer> {
     const shared = new SharedResources();
     const tls = config.server.certificate ? await tlsOptions(config) : undefined;
-    const app = await buildApp(config, log, shared);
+    const metrics = new RequestMetrics();
+    const l = config.loginLimits;
+    const serving: ServingState = { metrics, limiter: new LoginLimiter(l.account, l.address, l.maxTracked) };
+    const app = await buildApp(config, log, shared, serving);
     let current: RegauthServer | undefined;
-    const handler = createHandler(() => current!.#app, log, opts.events ?? logSink(log), () => (current ? current.#closing : false));
+    metrics.healthFrom(() => (current ?? { app }).app.health());
+    const metricsText = () => (opts.metricsText ?? ownMetricsText)(metrics);
+    const handler = createHandler(() => current!.#app, log, fanOut([opts.events ?? logSink(log), metrics.sink()]), () => (current ? current.#closing : false), metricsText);
     const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
     const httpOptions: ServerOptions = {
       requireHostHeader: false, // checked by the handler, which answers with a JSON reason
@@ -138,7 +158,7 @@ export class RegauthServer {
       await app.stop();
       throw e;
     }
-    current = new RegauthServer(app, server, log, shared);
+    current = new RegauthServer(app, server, log, shared, serving);
     return current;
   }
 
@@ -179,7 +199,7 @@ export class RegauthServer {
   async #reload(config: Config): Promise<void> {
     if (this.#closing) throw new Error("the server is shutting down");
     const tls = this.tls && config.server.certificate ? await tlsOptions(config) : undefined;
-    const next = await buildApp(config, this.#log, this.#shared);
+    const next = await buildApp(config, this.#log, this.#shared, this.#serving);
     if (config.server.addr !== this.#app.config.server.addr || config.server.net !== this.#app.config.server.net)
       this.#log.warn({ addr: config.server.addr }, "server.addr changed: restart regauth to listen there; still serving on the old address");
     if (!this.tls && config.server.certificate) this.#log.warn({}, "server.certificate was added: restart regauth to serve https; still serving http");

@@ -1,0 +1,116 @@
+/** How failed logins are limited, for one kind of key (an account, or a client address). */
+export interface FailureLimit {
+  /** Failures within `windowMs` that lock the key. */
+  maxFailures: number;
+  windowMs: number;
+  /** The first lockout; each further one within the window doubles it, up to `maxLockoutMs`. */
+  lockoutMs: number;
+  maxLockoutMs: number;
+}
+
+interface KeyState {
+  /** Failure times inside the window, oldest first (at most maxFailures kept). */
+  failures: number[];
+  lockedUntil: number;
+  /** Lockouts so far: the next lasts lockoutMs * 2^strikes. */
+  strikes: number;
+  /** When the state may be forgotten. */
+  expires: number;
+}
+
+/**
+ * Failed-login counters for one kind of key: a sliding window of failure times, and a
+ * lockout that doubles with each repeat. Bounded: at most `maxKeys` keys are kept (the
+ * oldest forgotten first), so a flood of distinct names cannot grow memory without end.
+ */
+export class FailureCounter {
+  readonly #keys = new Map<string, KeyState>();
+
+  constructor(
+    /** Replaced by a reload; the counts stay. */
+    public limit: FailureLimit,
+    readonly maxKeys: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  /** Milliseconds until `key` may try again; 0 when it may now. */
+  retryAfterMs(key: string): number {
+    const s = this.#live(key);
+    return s ? Math.max(0, s.lockedUntil - this.now()) : 0;
+  }
+
+  failure(key: string): void {
+    const now = this.now();
+    const { maxFailures, windowMs, lockoutMs, maxLockoutMs } = this.limit;
+    let s = this.#live(key);
+    if (!s) {
+      s = { failures: [], lockedUntil: 0, strikes: 0, expires: 0 };
+      while (this.#keys.size >= this.maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
+    }
+    this.#keys.delete(key);
+    s.failures = s.failures.filter((t) => now - t < windowMs);
+    s.failures.push(now);
+    if (s.failures.length >= maxFailures) {
+      s.lockedUntil = now + Math.min(lockoutMs * 2 ** s.strikes, maxLockoutMs);
+      s.strikes++;
+      // The window starts again after a lockout: the next maxFailures tries earn the next, longer one.
+      s.failures = [];
+    }
+    s.expires = Math.max(s.lockedUntil, now) + windowMs + maxLockoutMs;
+    this.#keys.set(key, s);
+  }
+
+  /** A success forgets the key's failures and lockouts. */
+  reset(key: string): void {
+    this.#keys.delete(key);
+  }
+
+  #live(key: string): KeyState | undefined {
+    const s = this.#keys.get(key);
+    if (s && s.expires <= this.now()) {
+      this.#keys.delete(key);
+      return undefined;
+    }
+    return s;
+  }
+}
+
+/** The two counters a password login passes: its account and its client address. */
+export class LoginLimiter {
+  readonly accounts: FailureCounter;
+  readonly addresses: FailureCounter;
+
+  constructor(account: FailureLimit, address: FailureLimit, maxKeys: number, now: () => number = Date.now) {
+    this.accounts = new FailureCounter(account, maxKeys, now);
+    this.addresses = new FailureCounter(address, maxKeys, now);
+  }
+
+  /** New limits from a reloaded config; the failures counted so far stay. */
+  configure(account: FailureLimit, address: FailureLimit): void {
+    this.accounts.limit = account;
+    this.addresses.limit = address;
+  }
+
+  /** Seconds to wait (for Retry-After), or 0. An account that does not exist is locked like one that does. */
+  retryAfter(account: string, ip: string | undefined): number {
+    const ms = Math.max(this.accounts.retryAfterMs(account), ip ? this.addresses.retryAfterMs(ip) : 0);
+    return Math.ceil(ms / 1000);
+  }
+
+  failure(account: string, ip: string | undefined): void {
+    this.accounts.failure(account);
+    if (ip) this.addresses.failure(ip);
+  }
+
+  /**
+   * The account's counter is reset; the address's is not, or one valid account would let its
+   * owner reset the counter of an address guessing at others.
+   */
+  success(account: string): void {
+    this.accounts.reset(account);
+  }
+}
