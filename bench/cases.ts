@@ -40,6 +40,8 @@ export interface Case {
   probe?: { name: string; path: string; auth: string; connections: number };
   /** Also run in the all-cores table. */
   allCores: boolean;
+  /** More `server` keys (regauth's), written inside its mapping. */
+  serverKeys?: string;
   /** Run against docker_auth too (false: it has no such feature). */
   peer?: boolean;
 }
@@ -113,6 +115,30 @@ export async function mainCases(): Promise<Case[]> {
     { ...user, id: "bcrypt-cached", name: "bcrypt-10 user, cache on, ES256", acl: userAcl },
     { ...user, id: "bcrypt-uncached", name: "bcrypt-10 user, cache off, ES256", acl: userAcl, extra: off },
     { ...user, id: "acl-1000", name: "push vs 1,000-entry ACL, ES256", acl: bigAcl(1000) },
+    // A flood of wrong passwords for ever new users (each a bcrypt check at the users' cost), at full
+    // speed; past server.max_password_checks and its queue it gets fast 503s. The probe measures
+    // what the other users see meanwhile.
+    // login_limits are off, or the address would be locked at once and no bcrypt would run at all.
+    ...[32, 200].flatMap((connections) =>
+      (["cached login", "anonymous pull"] as const).map((what) => ({
+        ...common,
+        id: `flood-${connections}-${what === "cached login" ? "cached" : "anon"}`,
+        name: `wrong-password flood, ${connections} conn, + ${what}`,
+        keyType: "ec" as const,
+        users: `${userLine}\n${anonUsers}`,
+        acl: `${userAcl}\n${anonAcl}`,
+        extra: "login_limits: {enabled: false}",
+        serverKeys: process.env.BENCH_MAX_PASSWORD_CHECKS ? `max_password_checks: ${process.env.BENCH_MAX_PASSWORD_CHECKS}` : undefined,
+        path: "/auth",
+        form: "grant_type=password&username=flood{n}&password=wrong&service=bench&client_id=bench",
+        // 32 connections stay within the bound (checks wait their turn: the form's 400 invalid_grant); 200 fill it (fast 503s).
+        expect: connections > 64 ? 503 : 400,
+        connections,
+        allCores: false,
+        peer: false,
+        probe: what === "cached login" ? { name: "cached logins meanwhile (4 conn)", path: push, auth: basic, connections: 4 } : { name: "anonymous pulls meanwhile (4 conn)", path: pull, auth: "", connections: 4 },
+      })),
+    ),
     // casbin decides (one enforce per action, docker_auth's model and labelMatch); docker_auth's peer build has no casbin.
     {
       ...user,
@@ -170,7 +196,7 @@ async function writeConfig(c: Case, dir: string, port: number, workers: number |
   if (!k) keys.set(c.id, (k = writeKeyPair(dir, c.id, c.keyType)));
   const { cert, key } = await k;
   const file = join(dir, `${c.id}-${port}.yml`);
-  const server = `server: {addr: "127.0.0.1:${port}"${workers === undefined ? "" : `, workers: ${workers}`}}`;
+  const server = `server: {addr: "127.0.0.1:${port}"${workers === undefined ? "" : `, workers: ${workers}`}${c.serverKeys ? `, ${c.serverKeys}` : ""}}`;
   await writeFile(file, `${server}\ntoken: {issuer: "bench", expiration: 900, certificate: "${cert}", key: "${key}"}\n${(c.extra ?? "").replaceAll("STORE_DIR", join(dir, `store-${port}`))}\nusers:\n${c.users}\nacl:\n${c.acl}\n`);
   return file;
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 export interface LoadSpec {
   port: number;
-  /** `{n}` in the path is replaced by a counter: every request then asks for a different grant. */
+  /** `{n}` in the path (and the form) is replaced by a counter: every request then asks for a different grant. */
   path: string;
   /** The Authorization header, if any. */
   auth?: string;
@@ -61,9 +61,11 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"`}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) good = 0; other = 0; n = 0 end
-${s.path.includes("{n}") ? `function request()
+${s.path.includes("{n}") || s.form?.includes("{n}") ? `function request()
   n = n + 1
-  return wrk.format(nil, (string.gsub(wrk.path, "{n}", tostring(n))))
+  local path = (string.gsub(wrk.path, "{n}", tostring(n)))
+  local body = wrk.body and (string.gsub(wrk.body, "{n}", tostring(n))) or nil
+  return wrk.format(nil, path, nil, body)
 end` : ""}
 function response(status, headers, body)
   if status == ${s.expect} then good = good + 1 else other = other + 1 end
@@ -136,10 +138,11 @@ export async function runLoad(gen: Generator, spec: LoadSpec, cpus: string | und
 /** The node generator: `connections` sockets, each sending its next request when the last response is complete. */
 async function nodeWorker(s: LoadSpec): Promise<void> {
   let n = 0;
-  const body = s.form === undefined ? "" : `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(s.form)}\r\n\r\n${s.form}`;
-  const requestFor = (path: string) =>
-    Buffer.from(`${s.form === undefined ? "GET" : "POST"} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${s.auth ? `Authorization: ${s.auth}\r\n` : ""}${body || "\r\n"}`, "latin1");
-  const fixed = s.path.includes("{n}") ? undefined : requestFor(s.path);
+  const bodyFor = (form: string | undefined) => (form === undefined ? "" : `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(form)}\r\n\r\n${form}`);
+  const requestFor = (path: string, form = s.form) =>
+    Buffer.from(`${s.form === undefined ? "GET" : "POST"} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n${s.auth ? `Authorization: ${s.auth}\r\n` : ""}${bodyFor(form) || "\r\n"}`, "latin1");
+  const varies = s.path.includes("{n}") || s.form?.includes("{n}") === true;
+  const fixed = varies ? undefined : requestFor(s.path);
   const latencies: number[] = [];
   let good = 0;
   let other = 0;
@@ -162,7 +165,8 @@ async function nodeWorker(s: LoadSpec): Promise<void> {
         const send = () => {
           sentAt = performance.now();
           inFlight = true;
-          socket.write(fixed ?? requestFor(s.path.replace("{n}", String(++n))));
+          const k = String(++n);
+          socket.write(fixed ?? requestFor(s.path.replace("{n}", k), s.form?.replace("{n}", k)));
         };
         socket.setNoDelay(true);
         socket.on("connect", send);

@@ -39,12 +39,19 @@ export class UnauthorizedError extends RegauthError {
   }
 }
 
-/** Too many failed logins for this account or from this address: try again after `retryAfterSeconds`. */
-export class TooManyRequestsError extends RegauthError {
+/** An answer that tells the client when to come back (the Retry-After header). */
+export class RetryLaterError extends RegauthError {
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
-    super("TOOMANYREQUESTS", 429, `too many failed logins; try again in ${retryAfterSeconds} s`);
+  constructor(code: string, status: number, message: string, retryAfterSeconds: number) {
+    super(code, status, message);
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Too many failed logins for this account or from this address: try again after `retryAfterSeconds`. */
+export class TooManyRequestsError extends RetryLaterError {
+  constructor(retryAfterSeconds: number) {
+    super("TOOMANYREQUESTS", 429, `too many failed logins; try again in ${retryAfterSeconds} s`, retryAfterSeconds);
   }
 }
 

@@ -139,6 +139,8 @@ function buildServer(list: IssueList, raw: RawConfig): ServerConfig {
   if (s.real_ip_pos !== undefined && s.real_ip_header === undefined) list.add(["server", "real_ip_pos"], "real_ip_pos has no effect without real_ip_header");
   if (s.workers !== undefined && (s.workers < 1 || s.workers > 256)) list.add(["server", "workers"], "must be between 1 and 256 (leave it out for one worker per CPU)");
   if (s.drain_timeout_seconds !== undefined && (s.drain_timeout_seconds < 0 || s.drain_timeout_seconds > 3600)) list.add(["server", "drain_timeout_seconds"], "must be between 0 and 3600");
+  if (s.max_password_checks !== undefined && (s.max_password_checks < 1 || s.max_password_checks > 1024)) list.add(["server", "max_password_checks"], "must be between 1 and 1024");
+  if (s.max_waiting_password_checks !== undefined && (s.max_waiting_password_checks < 0 || s.max_waiting_password_checks > 100_000)) list.add(["server", "max_waiting_password_checks"], "must be between 0 and 100000");
   return {
     addr: s.addr ?? "",
     net: net === "unix" ? "unix" : "tcp",
@@ -151,6 +153,7 @@ function buildServer(list: IssueList, raw: RawConfig): ServerConfig {
     realIpPos: s.real_ip_pos ?? 0,
     workers: s.workers,
     drainTimeoutMs: (s.drain_timeout_seconds ?? 10) * 1000,
+    passwordChecks: { running: s.max_password_checks, waiting: s.max_waiting_password_checks ?? 64 },
   };
 }
 

@@ -30,6 +30,10 @@ export const serverShape = {
   workers: optInt,
   /** regauth addition: seconds a shutdown or a reload waits for requests in flight (default 10). */
   drain_timeout_seconds: optInt,
+  /** regauth addition: bcrypt checks running at once per process (default: its share of the CPUs minus one, at least 1); more wait. */
+  max_password_checks: optInt,
+  /** regauth addition: bcrypt checks waiting per process (default 64); beyond, a fast 503 with Retry-After. */
+  max_waiting_password_checks: optInt,
 };
 
 export const tokenShape = {

@@ -33,6 +33,8 @@ export interface ServerConfig {
   workers?: number;
   /** How long a shutdown or a reload waits for requests in flight before cutting them off. */
   drainTimeoutMs: number;
+  /** The bound on bcrypt work per process: checks running at once (undefined: from the CPUs), and waiting. */
+  passwordChecks: { running?: number; waiting: number };
 }
 
 export interface TokenConfig {

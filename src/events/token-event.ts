@@ -24,7 +24,8 @@ export interface TokenEvent {
   refreshToken?: boolean;
   /** Which rule decided each scope. */
   rules?: string[];
-  outcome: "issued" | "unauthorized" | "rate_limited" | "bad_request" | "error";
+  /** rate_limited: a locked account or address (429); overloaded: the bound on password checks was full (503). */
+  outcome: "issued" | "unauthorized" | "rate_limited" | "overloaded" | "bad_request" | "error";
   status: number;
   /** For a failure: the message the client got. */
   error?: string;

@@ -10,6 +10,7 @@ import { parseTokenRequest } from "../request/token-request.js";
 import { jwksDocument } from "../token/jwks.js";
 import { clientIp } from "./client-ip.js";
 import { sendError, sendJson, sendMetrics, sendOAuthError } from "./respond.js";
+import { PasswordChecksBusyError } from "../authn/password-gate.js";
 
 const MAX_URL = 8 * 1024;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -191,7 +192,7 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       }
       const err = e instanceof RegauthError ? e : new InternalError("internal error", { cause: e });
       const shown = publicError(err);
-      event.outcome = err.status === 401 ? "unauthorized" : err.status === 429 ? "rate_limited" : err.status < 500 ? "bad_request" : "error";
+      event.outcome = err.status === 401 ? "unauthorized" : err.status === 429 ? "rate_limited" : err instanceof PasswordChecksBusyError ? "overloaded" : err.status < 500 ? "bad_request" : "error";
       event.status = err.status;
       event.error = shown.message;
       if (shown !== err) event.detail = err.message;

@@ -1,6 +1,6 @@
 import { METRICS_CONTENT_TYPE } from "../metrics/serve-metrics.js";
 import type { ServerResponse } from "node:http";
-import { MethodNotAllowedError, RegauthError, TooManyRequestsError } from "../errors.js";
+import { MethodNotAllowedError, RegauthError, RetryLaterError, TooManyRequestsError } from "../errors.js";
 
 const JSON_HEADERS = ["content-type", "application/json; charset=utf-8", "x-content-type-options", "nosniff"] as const;
 
@@ -25,7 +25,7 @@ export function sendError(res: ServerResponse, err: RegauthError, realm: string)
   const headers: Record<string, string> = {};
   if (err.status === 401) headers["www-authenticate"] = `Basic realm=${JSON.stringify(realm)}`;
   if (err instanceof MethodNotAllowedError) headers.allow = err.allow.join(", ");
-  if (err instanceof TooManyRequestsError) headers["retry-after"] = String(err.retryAfterSeconds);
+  if (err instanceof RetryLaterError) headers["retry-after"] = String(err.retryAfterSeconds);
   sendJson(res, err.status, { errors: [{ code: err.code, message: err.message }] }, headers);
 }
 
@@ -55,7 +55,7 @@ export function sendOAuthError(res: ServerResponse, err: RegauthError): void {
 function sendOAuthBody(res: ServerResponse, status: number, code: string, err: RegauthError): void {
   const headers: Record<string, string> = {};
   if (err instanceof MethodNotAllowedError) headers.allow = err.allow.join(", ");
-  if (err instanceof TooManyRequestsError) headers["retry-after"] = String(err.retryAfterSeconds);
+  if (err instanceof RetryLaterError) headers["retry-after"] = String(err.retryAfterSeconds);
   sendJson(res, status, { error: code, error_description: err.message, errors: [{ code: err.code, message: err.message }] }, headers);
 }
 

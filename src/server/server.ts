@@ -4,6 +4,8 @@ import { createServer as createHttps, type Server as HttpsServer } from "node:ht
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
 import { buildApp, type App, type ServingState } from "../app.js";
+import { passwordGate } from "../authn/bcrypt.js";
+import { usableCpus } from "../runtime/cpus.js";
 import { LoginLimiter } from "../limits/login-limiter.js";
 import type { Config } from "../config/types.js";
 import { ConfigError } from "../errors.js";
@@ -83,6 +85,20 @@ export interface StartOptions {
   removeStaleSocket?: boolean;
 }
 
+/**
+ * The process's bound on bcrypt work, from `server.max_password_checks` and
+ * `max_waiting_password_checks`. By default one check fewer than this process's share of the
+ * CPUs, and at least one: bcrypt threads share the cores with the event loop, which must keep
+ * answering cached logins and anonymous pulls (measured in bench: two checks on one core
+ * starve it, one does not).
+ */
+function setPasswordChecks(config: Config): void {
+  const cpus = usableCpus();
+  const share = Math.floor(cpus / Math.min(config.server.workers ?? cpus, cpus));
+  passwordGate.running = config.server.passwordChecks.running ?? Math.max(1, share - 1);
+  passwordGate.waiting = config.server.passwordChecks.waiting;
+}
+
 /** One process's metrics as exposition text. */
 const ownMetricsText = async (m: RequestMetrics): Promise<string> => aggregateMetrics([await m.registry.getMetricsAsJSON()]);
 
@@ -113,6 +129,7 @@ export class RegauthServer {
     const shared = new SharedResources();
     const tls = config.server.certificate ? await tlsOptions(config) : undefined;
     const metrics = new RequestMetrics();
+    setPasswordChecks(config);
     const l = config.loginLimits;
     const serving: ServingState = { metrics, limiter: new LoginLimiter(l.account, l.address, l.maxTracked) };
     const app = await buildApp(config, log, shared, serving);
@@ -200,6 +217,7 @@ export class RegauthServer {
     if (this.#closing) throw new Error("the server is shutting down");
     const tls = this.tls && config.server.certificate ? await tlsOptions(config) : undefined;
     const next = await buildApp(config, this.#log, this.#shared, this.#serving);
+    setPasswordChecks(config);
     if (config.server.addr !== this.#app.config.server.addr || config.server.net !== this.#app.config.server.net)
       this.#log.warn({ addr: config.server.addr }, "server.addr changed: restart regauth to listen there; still serving on the old address");
     if (!this.tls && config.server.certificate) this.#log.warn({}, "server.certificate was added: restart regauth to serve https; still serving http");

@@ -115,3 +115,42 @@ test("a success resets the account's count; enabled: false turns the limits off"
     await off.close();
   }
 });
+
+test("a flood of password checks past server.max_password_checks gets fast 503s with Retry-After; cached logins and anonymous pulls are still served", async () => {
+  const { hashPassword } = await import("../../src/authn/bcrypt.js");
+  // Cost 13 (about half a second here): the flood arrives long before the first check ends.
+  const slow = await hashPassword("slow-password", 13);
+  const text = `
+server: {addr: "127.0.0.1:0", max_password_checks: 1, max_waiting_password_checks: 2}
+token: {issuer: "limits", expiration: 300, certificate: "${keys.cert}", key: "${keys.key}"}
+users:
+  carol: {password: "${slow}"}
+  "": {}
+acl:
+  - match: {account: "/.*/"}
+    actions: ["pull"]
+login_limits: {enabled: false}
+`;
+  const s = await serveInProcess(join(dir, "gate.yml"), text, dir);
+  try {
+    // carol's login is cached first (one slow check, nothing else running).
+    assert.equal((await login(s, "carol", "slow-password")).status, 200);
+    const flood = Array.from({ length: 12 }, (_, i) => login(s, `nobody${i}`, "wrong"));
+    // While the flood's checks run and wait, the cached login and an anonymous pull do not queue behind them.
+    const cached = await login(s, "carol", "slow-password");
+    const anon = await fetch(`${s.url}/auth?service=registry&scope=repository:x/y:pull`);
+    assert.equal(cached.status, 200, cached.text);
+    assert.equal(anon.status, 200);
+    const answers = await Promise.all(flood);
+    const busy = answers.filter((a) => a.status === 503);
+    assert.equal(answers.filter((a) => a.status === 401).length, 3, "one running, two waiting: checked and refused");
+    assert.equal(busy.length, 9);
+    for (const b of busy) {
+      assert.equal(b.retryAfter, "1");
+      assert.match(b.text, /"code":"SERVER_BUSY","message":"too many password checks in progress; try again shortly"/);
+    }
+    assert.match(s.logs(), /"outcome":"overloaded","status":503/);
+  } finally {
+    await s.close();
+  }
+});
