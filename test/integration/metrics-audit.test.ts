@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { freePort } from "../helpers/ports.js";
-import { requestGrant, startRegauth, testHash, writeKeyPair, type KeyFiles, type RunningRegauth } from "../helpers/regauth.js";
+import { requestGrant, ROOT, startRegauth, testHash, writeKeyPair, type KeyFiles, type RunningRegauth } from "../helpers/regauth.js";
 import { eventually } from "../helpers/store-contract.js";
 
 const ALICE_PW = "alice-metrics-Passw0rd";
@@ -191,4 +191,27 @@ describe("metrics summed over two workers, and on their own listener", () => {
     assert.equal(records.length, 20);
     assert.equal(new Set(records.map((x) => x.pid)).size, 2, "both workers served some of the requests");
   });
+});
+
+test("every metric the example alert rules and Grafana dashboard use is one regauth exports", async () => {
+  const { parse } = await import("yaml");
+  const rules = parse(await readFile(join(ROOT, "examples", "monitoring", "prometheus-alerts.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] };
+  const dashboard = JSON.parse(await readFile(join(ROOT, "examples", "monitoring", "grafana-dashboard.json"), "utf8")) as { panels: { targets: { expr: string }[] }[] };
+  const exprs = [...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))];
+  assert.ok(rules.groups[0]!.rules.length >= 5 && dashboard.panels.length >= 8);
+  const r = await startRegauth(config(`ext_authz: {command: "${program}"}`, 1), { dir: await mkdtemp(join(dir, "names-")) });
+  try {
+    await sequence(r.url);
+    // Declared metrics (# TYPE), with a histogram's series; a counter not yet counted has no sample but is declared.
+    const text = await (await fetch(`${r.url}/metrics`)).text();
+    const exported = new Set<string>();
+    for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      exported.add(name!);
+      if (type === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) exported.add(`${name}${suffix}`);
+    }
+    for (const e of exprs)
+      for (const name of e.match(/regauth_[a-z0-9_]+/g) ?? []) assert.ok(exported.has(name), `${name} (in ${e}) is not exported`);
+  } finally {
+    await r.stop();
+  }
 });
