@@ -19,7 +19,9 @@ export const passwordGrant: Grant = {
     if (wait > 0) throw new TooManyRequestsError(wait);
     const who = await app.authn.authenticate(req.account, req.password, req.hasCredentials);
     if (!who.ok) {
-      limiter?.failure(req.account, req.clientIp);
+      // Replicas on a shared store (Redis, PostgreSQL) count together; SQLite is this node's own.
+      const store = app.store;
+      await limiter?.failure(req.account, req.clientIp, store.backend === "sqlite" ? undefined : (key, windowMs) => store.hit(key, windowMs, Date.now()));
       throw new UnauthorizedError();
     }
     limiter?.success(req.account);

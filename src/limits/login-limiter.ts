@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /** How failed logins are limited, for one kind of key (an account, or a client address). */
 export interface FailureLimit {
   /** Failures within `windowMs` that lock the key. */
@@ -64,6 +66,17 @@ export class FailureCounter {
     this.#keys.set(key, s);
   }
 
+  /**
+   * What another replica counted: `count` failures of `key` in the shared window. At the
+   * limit, the key is locked here too (a lockout of the current length).
+   */
+  sharedCount(key: string, count: number): void {
+    if (count < this.limit.maxFailures || this.retryAfterMs(key) > 0) return;
+    const s = this.#live(key);
+    const missing = this.limit.maxFailures - (s?.failures.length ?? 0);
+    for (let i = 0; i < missing; i++) this.failure(key);
+  }
+
   /** A success forgets the key's failures and lockouts. */
   reset(key: string): void {
     this.#keys.delete(key);
@@ -78,6 +91,9 @@ export class FailureCounter {
     return s;
   }
 }
+
+/** Counts one failure under a key shared by every replica (the token store's `hit`) and answers the count in the window. */
+export type SharedHit = (key: string, windowMs: number) => Promise<number>;
 
 /** The two counters a password login passes: its account and its client address. */
 export class LoginLimiter {
@@ -101,9 +117,21 @@ export class LoginLimiter {
     return Math.ceil(ms / 1000);
   }
 
-  failure(account: string, ip: string | undefined): void {
+  /**
+   * One failed login. With `shared` (a store that replicas share), the failure is counted
+   * there too, and a count at the limit locks the key here: every replica stops within one
+   * attempt of the limit. A store that cannot answer leaves the local count to decide.
+   */
+  async failure(account: string, ip: string | undefined, shared?: SharedHit): Promise<void> {
     this.accounts.failure(account);
     if (ip) this.addresses.failure(ip);
+    if (!shared) return;
+    const count = (c: FailureCounter, kind: string, key: string) =>
+      shared(`login-failures:${kind}:${createHash("sha256").update(key).digest("hex").slice(0, 32)}`, c.limit.windowMs).then(
+        (n) => c.sharedCount(key, n),
+        () => undefined,
+      );
+    await Promise.all([count(this.accounts, "account", account), ip ? count(this.addresses, "address", ip) : undefined]);
   }
 
   /**

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { skipWithoutRedis, startRedis, type RunningRedis } from "../helpers/redis.js";
 import { serveInProcess, testHash, writeKeyPair, type InProcessServer, type KeyFiles } from "../helpers/regauth.js";
 
 let dir: string;
@@ -153,4 +154,36 @@ login_limits: {enabled: false}
   } finally {
     await s.close();
   }
+});
+
+describe("two replicas on one Redis store count failed logins together", { skip: await skipWithoutRedis() }, () => {
+  let redis: RunningRedis;
+  let a: InProcessServer;
+  let b: InProcessServer;
+  before(async () => {
+    redis = await startRedis();
+    const text = config("{account_failures: 4, address_failures: 1000}") + `token_store: {redis: {url: "${redis.url}", key_prefix: "limits-${process.pid}:"}}\n`;
+    a = await serveInProcess(join(dir, "ra.yml"), text, dir);
+    b = await serveInProcess(join(dir, "rb.yml"), text, dir);
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await redis?.destroy();
+  });
+
+  test("two failures on each lock the account on the replica that saw the fourth, and the other within one more attempt", async () => {
+    assert.equal((await login(a, "alice", "wrong")).status, 401);
+    assert.equal((await login(a, "alice", "wrong")).status, 401);
+    assert.equal((await login(b, "alice", "wrong")).status, 401);
+    assert.equal((await login(b, "alice", "wrong")).status, 401);
+    // b counted the 4th failure in the shared window: locked there, even for the right password.
+    assert.equal((await login(b, "alice", "right-password")).status, 429);
+    // a has seen only two itself; its next failure learns the shared count and locks it.
+    assert.equal((await login(a, "alice", "wrong")).status, 401);
+    assert.equal((await login(a, "alice", "right-password")).status, 429);
+    // Another account is untouched on both.
+    assert.equal((await login(a, "bob", "right-password")).status, 200);
+    assert.equal((await login(b, "bob", "right-password")).status, 200);
+  });
 });
