@@ -373,6 +373,29 @@ describe("LDAP outages", { skip }, () => {
   });
   }
 
+  test("readiness and regauth_backend_up follow slapd: down while it is stopped, up once it is back", async () => {
+    const own = await startSlapd({ users: USERS, groups: GROUP_LIST });
+    const s = await serve(configText({ port: own.port, extra: ["connect_timeout: 2s", "timeout: 2s"] }));
+    const state = async () => {
+      const r = await fetch(`${s.url}/readyz`);
+      const body = (await r.json()) as { backends: Record<string, { ok: boolean }> };
+      const up = /^regauth_backend_up\{backend="ldap_auth"\} (\d)$/m.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1];
+      return { status: r.status, ldap: body.backends["ldap_auth"]?.ok, up };
+    };
+    try {
+      assert.deepEqual(await state(), { status: 200, ldap: true, up: "1" });
+      await own.stop();
+      assert.deepEqual(await state(), { status: 503, ldap: false, up: "0" });
+      await own.start();
+      assert.deepEqual(await state(), { status: 200, ldap: true, up: "1" });
+      assert.match(s.logs(), /"event":"backend_not_ready","backend":"ldap_auth"/);
+      assert.match(s.logs(), /"event":"backend_ready","backend":"ldap_auth"/);
+    } finally {
+      await s.close();
+      await own.destroy();
+    }
+  });
+
   test("LDAP that accepts connections but never answers: 503 after the timeout; it answers again once resumed", async () => {
     const own = await startSlapd({ users: USERS, groups: GROUP_LIST });
     const s = await serve(configText({ port: own.port, extra: ["connect_timeout: 2s", "timeout: 1s"] }));
