@@ -50,22 +50,9 @@ export class RequestMetrics {
     this.#health = f;
   }
 
-  // prom-client hashes a label object on every call; the children for each label set are kept
-  // instead (the sets are few: backends × results, outcomes × grants × methods).
-  readonly #children = new Map<string, { inc(): void; observe(v: number): void }>();
-
-  #child(key: string, make: () => { inc(): void; observe(v: number): void }) {
-    let c = this.#children.get(key);
-    if (!c) this.#children.set(key, (c = make()));
-    return c;
-  }
-
   backendCall(backend: string, result: BackendCallResult, seconds: number): void {
-    this.#child(`b\0${backend}\0${result}`, () => {
-      const calls = this.#backendCalls.labels({ backend, result });
-      const duration = this.#backendDuration.labels({ backend });
-      return { inc: () => calls.inc(), observe: (v) => (calls.inc(), duration.observe(v)) };
-    }).observe(seconds);
+    this.#backendCalls.inc({ backend, result });
+    this.#backendDuration.observe({ backend }, seconds);
   }
 
   /** The sink the token endpoint's events go to. */
@@ -74,32 +61,17 @@ export class RequestMetrics {
   }
 
   #token(e: TokenEvent): void {
-    const grant = e.grant ?? "none";
-    const authn = e.authn ?? "none";
-    this.#child(`t\0${e.outcome}\0${grant}\0${authn}`, () => {
-      const requests = this.#requests.labels({ outcome: e.outcome, grant, authn });
-      const duration = this.#duration.labels({ outcome: e.outcome });
-      return { inc: () => requests.inc(), observe: (v) => (requests.inc(), duration.observe(v)) };
-    }).observe(e.durationMs / 1000);
+    this.#requests.inc({ outcome: e.outcome, grant: e.grant ?? "none", authn: e.authn ?? "none" });
+    this.#duration.observe({ outcome: e.outcome }, e.durationMs / 1000);
     // Anonymous requests (no account) are not logins: they never reach the cache.
-    if (e.grant === "password" && e.account && e.authn !== undefined && e.cached !== undefined) {
-      const result = e.cached ? "hit" : "miss";
-      this.#child(`c\0${result}`, () => {
-        const c = this.#cache.labels({ result });
-        return { inc: () => c.inc(), observe: () => c.inc() };
-      }).inc();
-    }
+    if (e.grant === "password" && e.account && e.authn !== undefined && e.cached !== undefined) this.#cache.inc({ result: e.cached ? "hit" : "miss" });
     // Scopes are decided only for an issued token; a refused login decides none.
     if (e.outcome !== "issued") return;
     const granted = e.granted ?? [];
     (e.requested ?? []).forEach((req, i) => {
       const wanted = actionCount(req);
       const got = granted[i] === undefined ? 0 : actionCount(granted[i]!);
-      const result = got === 0 ? "denied" : got >= wanted ? "granted" : "partial";
-      this.#child(`s\0${result}`, () => {
-        const c = this.#scopes.labels({ result });
-        return { inc: () => c.inc(), observe: () => c.inc() };
-      }).inc();
+      this.#scopes.inc({ result: got === 0 ? "denied" : got >= wanted ? "granted" : "partial" });
     });
   }
 }
