@@ -59,6 +59,9 @@ let requestIds = 0;
  * request is counted against that App until its response is done, so a reload
  * stops the old configuration only after the requests it started have finished.
  */
+/** How long a refusal for lack of password-check capacity is held before it is sent. */
+const OVERLOAD_PAUSE_MS = 250;
+
 export function createHandler(getApp: () => App, log: Logger, events: EventSink, closing: () => boolean = () => false, metricsText?: () => Promise<string>) {
   /** Whether each backend's last readiness answer was ok: a change is logged once, not every probe. */
   const lastReady = new Map<string, boolean>();
@@ -197,6 +200,9 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       event.error = shown.message;
       if (shown !== err) event.detail = err.message;
       if (!(e instanceof RegauthError)) log.error({ err: e }, "token request failed unexpectedly");
+      // A client that retries at once must not spin the server on refusals: they are answered
+      // after a short pause (bounded, and far below the wait the queue would have meant).
+      if (err instanceof PasswordChecksBusyError) await new Promise((r) => setTimeout(r, OVERLOAD_PAUSE_MS));
       if (req.method === "POST") sendOAuthError(res, shown);
       else sendError(res, shown, cfg.token.issuer);
     } finally {
