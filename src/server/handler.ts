@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "../app.js";
-import { BackendError, BadRequestError, InternalError, MethodNotAllowedError, NotFoundError, RegauthError } from "../errors.js";
+import { BackendError, BadRequestError, InternalError, MethodNotAllowedError, NotFoundError, RegauthError, RetryLaterError } from "../errors.js";
 import type { EventSink, TokenEvent } from "../events/token-event.js";
 import { issueToken } from "../grants/dispatch.js";
 import type { Logger } from "../log.js";
@@ -59,8 +59,8 @@ let requestIds = 0;
  * request is counted against that App until its response is done, so a reload
  * stops the old configuration only after the requests it started have finished.
  */
-/** How long a refusal for lack of password-check capacity is held before it is sent. */
-const OVERLOAD_PAUSE_MS = 250;
+/** How long a refusal that says "retry later" (429, 503 SERVER_BUSY) is held before it is sent. */
+const REFUSAL_PAUSE_MS = 250;
 
 export function createHandler(getApp: () => App, log: Logger, events: EventSink, closing: () => boolean = () => false, metricsText?: () => Promise<string>) {
   /** Whether each backend's last readiness answer was ok: a change is logged once, not every probe. */
@@ -200,9 +200,9 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       event.error = shown.message;
       if (shown !== err) event.detail = err.message;
       if (!(e instanceof RegauthError)) log.error({ err: e }, "token request failed unexpectedly");
-      // A client that retries at once must not spin the server on refusals: they are answered
-      // after a short pause (bounded, and far below the wait the queue would have meant).
-      if (err instanceof PasswordChecksBusyError) await new Promise((r) => setTimeout(r, OVERLOAD_PAUSE_MS));
+      // A client that retries at once must not spin the server on refusals (a locked account, no
+      // capacity for password checks): they are answered after a short, bounded pause.
+      if (err instanceof RetryLaterError) await new Promise((r) => setTimeout(r, REFUSAL_PAUSE_MS));
       if (req.method === "POST") sendOAuthError(res, shown);
       else sendError(res, shown, cfg.token.issuer);
     } finally {
