@@ -19,6 +19,7 @@ import { InFlight } from "./runtime/in-flight.js";
 import { fingerprintOf, SharedResources, type Stoppable } from "./runtime/shared-resources.js";
 import { KeyLoadError, loadSigningKey, type SigningKey } from "./token/signing-key.js";
 import { TokenSigner } from "./token/sign.js";
+import { observedStore } from "./stores/observed-store.js";
 import { openTokenStore } from "./stores/open.js";
 import type { TokenStore } from "./stores/token-store.js";
 
@@ -127,7 +128,7 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
     }
     const opened = await shared.acquire("token_store", fingerprintOf(config.tokenStore), () => openTokenStore(config.tokenStore, log));
     held.push(["token_store", opened]);
-    store = opened;
+    store = metrics ? observedStore(opened, metrics.backendCall.bind(metrics)) : opened;
   } catch (e) {
     // A backend that fails to start must not leave the ones before it running (connections, processes).
     await releaseAll();

@@ -114,6 +114,11 @@ describe("metrics on the main listener (one process)", () => {
     assert.equal(value(m, "regauth_backend_calls_total", { backend: "static users", result: "denied" }), 1);
     assert.equal(value(m, "regauth_backend_calls_total", { backend: "static ACL", result: "ok" }), 5);
     assert.equal(value(m, "regauth_backend_up", { backend: "ext_authz" }), 1);
+    // The token store's calls count too: none so far (no refresh token asked for), then one put per docker login.
+    assert.equal(value(m, "regauth_backend_calls_total", { backend: "token_store (sqlite)" }), 0);
+    const login = await fetch(`${r.url}/auth?service=registry&offline_token=true&client_id=docker&scope=repository:alice/app:pull`, { headers: { authorization: `Basic ${Buffer.from(`alice:${ALICE_PW}`).toString("base64")}` } });
+    assert.ok(((await login.json()) as { refresh_token?: string }).refresh_token);
+    assert.ok(value(await scrape(`${r.url}/metrics`), "regauth_backend_calls_total", { backend: "token_store (sqlite)", result: "ok" }) >= 1);
     assert.equal(value(m, "regauth_build_info", { node: process.version }), 1);
     assert.ok(value(m, "regauth_process_resident_memory_bytes") > 0, "process metrics are there");
   });
@@ -141,7 +146,7 @@ describe("metrics on the main listener (one process)", () => {
 
   test("the audit file has one record per decision, with the rule that decided each scope", async () => {
     const records = (await readFile(join(r.dir, "audit.log"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.equal(records.length, 7);
+    assert.equal(records.length, 8, "the sequence's 7 and the docker login of the first test");
     const first = records[0]!;
     assert.equal(first["account"], "alice");
     assert.equal(first["authn"], "static users");
@@ -152,7 +157,7 @@ describe("metrics on the main listener (one process)", () => {
     assert.equal(typeof first["time"], "string");
     assert.deepEqual(
       records.map((x) => x["outcome"]),
-      ["issued", "issued", "issued", "unauthorized", "issued", "issued", "bad_request"],
+      ["issued", "issued", "issued", "unauthorized", "issued", "issued", "bad_request", "issued"],
     );
     assert.deepEqual(records[5]!["granted"], ["repository:public/app:pull"]);
   });
@@ -161,7 +166,7 @@ describe("metrics on the main listener (one process)", () => {
     const written = `${await readFile(join(r.dir, "audit.log"), "utf8")}\n${r.stdout()}\n${r.stderr()}`;
     const token = (await requestGrant(r.url, "alice", ALICE_PW, "repository:alice/app:pull")).text;
     const jwt = (JSON.parse(token) as { token: string }).token;
-    await eventually(async () => assert.match(r.stdout(), /"request_id":8/));
+    await eventually(async () => assert.match(r.stdout(), /"request_id":9/));
     for (const secret of [ALICE_PW, WRONG_PW, jwt, jwt.split(".")[2]!, Buffer.from(`alice:${ALICE_PW}`).toString("base64")]) {
       assert.ok(!written.includes(secret) && !r.stdout().includes(secret), `a secret was written: ${secret.slice(0, 12)}...`);
     }
