@@ -21,6 +21,7 @@ import { createServer as createTlsServer } from "node:tls";
 import { Aggregator, ProcessingMode, Query, update as mingoUpdate } from "mingo";
 import { BSON } from "mongodb";
 import { startOnFreePort } from "./ports.js";
+import { declareSecret } from "./secret-ledger.js";
 
 /** SCRAM credentials the server accepts (authSource admin). */
 export interface MongoUser {
@@ -1032,6 +1033,7 @@ function opReplyBody(reply: Doc): Buffer {
  * need `tls: true` (the url does not say so) and a CA that trusts it.
  */
 export async function startMongoStandIn(opts: { users?: MongoUser[]; tls?: MongoTls } = {}): Promise<RunningMongo> {
+  for (const u of opts.users ?? []) declareSecret(u.password);
   const standIn = new MongoStandIn(opts.users, opts.tls);
   const port = await startOnFreePort((p) => standIn.listen(p), /EADDRINUSE/, async () => {});
   let closed = false;

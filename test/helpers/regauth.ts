@@ -10,6 +10,7 @@ import { createLogger } from "../../src/log.js";
 import { RegauthServer } from "../../src/server/server.js";
 import { generateSigningKey, selfSignedCertificate, type KeyType } from "../../src/token/certificate.js";
 import { freePort } from "./ports.js";
+import { declareSecret, keepWritten } from "./secret-ledger.js";
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
@@ -31,6 +32,8 @@ export async function writeKeyPair(dir: string, name: string, type: KeyType, hos
 
 /** bcrypt hashes at the lowest cost, so tests spend their time on behaviour, not on bcrypt. */
 export function testHash(password: string): Promise<string> {
+  // Whatever a test hashes is a password: the final scan checks that no server wrote it.
+  declareSecret(password);
   return hashPassword(password, 4);
 }
 
@@ -89,6 +92,8 @@ export async function startRegauth(config: string, opts: { dir?: string; tls?: b
         await exited;
         clearTimeout(t);
       }
+      keepWritten("stdout", out);
+      keepWritten("stderr", err);
       if (!opts.dir) await rm(dir, { recursive: true, force: true });
     },
   };
@@ -120,7 +125,15 @@ export async function serveInProcess(configFile: string, text: string, dir: stri
   const server = await RegauthServer.start(await parseConfig(configFile, text, dir), createLogger("debug", sink));
   const a = server.address();
   if (a === null || typeof a === "string") throw new Error("the server has no TCP address");
-  return { url: `http://127.0.0.1:${a.port}`, server, logs: () => logText, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${a.port}`,
+    server,
+    logs: () => logText,
+    async close() {
+      await server.close();
+      keepWritten("log", logText);
+    },
+  };
 }
 
 export interface GrantAnswer {

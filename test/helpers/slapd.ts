@@ -12,6 +12,7 @@ import { canConnect, freePort } from "./ports.js";
 import { writeKeyPair } from "./regauth.js";
 import { killOnExit } from "./children.js";
 import { skipOrFailInCi } from "./requirements.js";
+import { declareSecret } from "./secret-ledger.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -158,6 +159,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startSlapd(opts: SlapdOptions = {}): Promise<RunningSlapd> {
   const missing = await slapdMissing();
   if (missing) throw new Error(missing);
+  // The directory's passwords are secrets of the run: the final scan checks no server wrote them.
+  for (const u of opts.users ?? []) declareSecret(u.password);
+  declareSecret(READER_PW);
   const dir = await mkdtemp(join(tmpdir(), "regauth-slapd-"));
   await mkdir(join(dir, "data"));
   const tls = await writeKeyPair(dir, "slapd", "ec", ["127.0.0.1", "localhost"]);
