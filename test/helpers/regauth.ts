@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -94,6 +94,8 @@ export async function startRegauth(config: string, opts: { dir?: string; tls?: b
       }
       keepWritten("stdout", out);
       keepWritten("stderr", err);
+      // Audit files the config pointed into its directory.
+      for (const f of await readdir(dir).catch(() => [] as string[])) if (/\.(log|jsonl)$/.test(f)) keepWritten(f, await readFile(join(dir, f), "utf8").catch(() => ""));
       if (!opts.dir) await rm(dir, { recursive: true, force: true });
     },
   };
