@@ -16,6 +16,7 @@ import { startRegistry, type RunningRegistry } from "../helpers/registry.js";
 const run = promisify(execFile);
 const SERVICE = "engines.registry";
 const PASSWORD = "dev-Passw0rd!";
+const VIEWER_PASSWORD = "viewer-Passw0rd!";
 const missing = await enginesMissing();
 
 describe("docker CLI and ctr through regauth and the real registry", { skip: missing }, () => {
@@ -35,9 +36,12 @@ server: { addr: "127.0.0.1:{{PORT}}", workers: 2 }
 token: { issuer: "engines", expiration: 300, certificate: "${keys.cert}", key: "${keys.key}" }
 users:
   "dev": { password: "${await testHash(PASSWORD)}" }
+  "viewer": { password: "${await testHash(VIEWER_PASSWORD)}" }
 acl:
   - match: { account: dev }
     actions: ["*"]
+  - match: { account: viewer, name: "dev/*" }
+    actions: ["pull"]
 `,
       { dir },
     );
@@ -90,6 +94,30 @@ acl:
     const denied = await docker.docker(["pull", image]);
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /refresh token is not valid/, denied.stderr);
+  });
+
+  test("the seed's flow: a wrong password is refused at docker login; a pull-only user pulls but its push is denied; logout forgets the login", async () => {
+    const wrong = await docker.docker(["login", "-u", "viewer", "--password-stdin", registry.url], "not-the-password");
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /unauthorized|invalid username or password/i, wrong.stderr);
+    const login = await docker.docker(["login", "-u", "viewer", "--password-stdin", registry.url], VIEWER_PASSWORD);
+    assert.equal(login.code, 0, login.stderr);
+    // dev pushed dev/hello in the first test; the viewer pulls it.
+    await docker.docker(["rmi", image]);
+    const pull = await docker.docker(["pull", image]);
+    assert.equal(pull.code, 0, pull.stderr);
+    const tagged = `${registry.url}/dev/viewer-copy:v1`;
+    assert.equal((await docker.docker(["tag", image, tagged])).code, 0);
+    const push = await docker.docker(["push", tagged]);
+    assert.notEqual(push.code, 0);
+    assert.match(push.stderr, /denied|unauthorized|insufficient_scope|authentication required/i, push.stderr);
+    const logout = await docker.docker(["logout", registry.url]);
+    assert.equal(logout.code, 0, logout.stderr);
+    const config = JSON.parse(await readFile(join(docker.configDir, "config.json"), "utf8")) as { auths?: Record<string, unknown> };
+    assert.equal(config.auths?.[registry.url], undefined, "no credentials left for the registry");
+    await docker.docker(["rmi", image]);
+    const anonymous = await docker.docker(["pull", image]);
+    assert.notEqual(anonymous.code, 0);
   });
 
   test("ctr pulls with a user and password: the OAuth2 POST password grant answers it", async () => {
