@@ -220,3 +220,31 @@ test("every metric the example alert rules and Grafana dashboard use is one rega
     await r.stop();
   }
 });
+
+test("audit records go to stdout by default, whatever the log level, beside (not inside) the log", async () => {
+  const text = config("audit: {enabled: true}");
+  const r = await startRegauth(text, { dir: await mkdtemp(join(dir, "stdout-")) });
+  try {
+    assert.equal((await requestGrant(r.url, "alice", ALICE_PW, "repository:alice/app:pull")).status, 200);
+    const records = () =>
+      r
+        .stdout()
+        .split("\n")
+        .filter((l) => l.startsWith("{") && !l.includes('"level"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    await eventually(async () => assert.equal(records().length, 1));
+    assert.equal(records()[0]!["account"], "alice");
+    assert.deepEqual(records()[0]!["granted"], ["repository:alice/app:pull"]);
+  } finally {
+    await r.stop();
+  }
+  // At the warn level there is no request log line, and the audit record is still written.
+  const quiet = await startRegauth(text, { dir: await mkdtemp(join(dir, "quiet-")), env: { REGAUTH_LOG_LEVEL: "warn" } });
+  try {
+    assert.equal((await requestGrant(quiet.url, "alice", WRONG_PW, "repository:alice/app:pull")).status, 401);
+    await eventually(async () => assert.match(quiet.stdout(), /"outcome":"unauthorized"/));
+    assert.ok(!quiet.stdout().includes('"msg":"token request"'), "no request log line at warn");
+  } finally {
+    await quiet.stop();
+  }
+});
