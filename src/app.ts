@@ -58,11 +58,6 @@ async function sectionFingerprint(config: Config, section: unknown): Promise<str
   return `${text}|${stats.join("|")}`;
 }
 
-/**
- * The one place where backends are built from config, in docker_auth's order.
- * With `shared` (a running server's), backends whose section did not change are
- * taken over from the running configuration instead of being started again.
- */
 /** What a serving process keeps across reloads and lends to each App. */
 export interface ServingState {
   /** To count each backend call in. */
@@ -71,9 +66,28 @@ export interface ServingState {
   limiter: LoginLimiter;
 }
 
-/** `serving`: absent for `check`, `explain` and the primary's validation, which serve nothing. */
+/** What each backend of `config` is given: the same for the server and for `regauth explain`. */
+export function backendServices(config: Config, log: Logger, refusal: RefusalCost): (b: BackendModule) => BackendServices {
+  return (b) => ({
+    log,
+    where: config.where,
+    configFile: config.file,
+    refusal,
+    laterMethods: b.role === "authn" && hasLaterAuthenticator(b.key, (k) => config.sections.has(k)),
+    maxCacheEntries: config.credentialCache.maxEntries,
+    literalLabelValues: config.literalLabelValues,
+  });
+}
+
+/**
+ * The one place where backends are built from config, in docker_auth's order.
+ * With `shared` (a running server's), backends whose section did not change are
+ * taken over from the running configuration instead of being started again.
+ * `serving`: absent for `check`, `explain` and the primary's validation, which serve nothing.
+ */
 export async function buildApp(config: Config, log: Logger = createLogger("silent"), shared = new SharedResources(), serving?: ServingState): Promise<App> {
   const metrics = serving?.metrics;
+  const observe = metrics ? metrics.backendCall.bind(metrics) : undefined;
   const certFile = config.token.certificate ?? config.server.certificate!;
   const keyFile = config.token.key ?? config.server.key!;
   const prefix = config.token.certificate ? "token" : "server";
@@ -87,15 +101,7 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
 
   const hashes = [...(config.users?.values() ?? [])].flatMap((u) => (u.passwordHash ? [u.passwordHash] : []));
   const refusal = new RefusalCost(hashes);
-  const servicesFor = (b: BackendModule): BackendServices => ({
-    log,
-    where: config.where,
-    configFile: config.file,
-    refusal,
-    laterMethods: b.role === "authn" && hasLaterAuthenticator(b.key, (k) => config.sections.has(k)),
-    maxCacheEntries: config.credentialCache.maxEntries,
-    literalLabelValues: config.literalLabelValues,
-  });
+  const servicesFor = backendServices(config, log, refusal);
   const authorizers: Authorizer[] = [];
   const authenticators: Authenticator[] = [];
   const routes = new Map<string, BackendRoute>();
@@ -128,7 +134,7 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
     }
     const opened = await shared.acquire("token_store", fingerprintOf(config.tokenStore), () => openTokenStore(config.tokenStore, log));
     held.push(["token_store", opened]);
-    store = metrics ? observedStore(opened, metrics.backendCall.bind(metrics)) : opened;
+    store = observe ? observedStore(opened, observe) : opened;
   } catch (e) {
     // A backend that fails to start must not leave the ones before it running (connections, processes).
     await releaseAll();
@@ -137,7 +143,6 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
   }
 
   const cache = new CredentialCache(config.credentialCache.ttlSeconds * 1000, config.credentialCache.maxEntries);
-  const observe = metrics ? metrics.backendCall.bind(metrics) : undefined;
   const authn = new AuthnChain(authenticators, cache, await refusal.dummyHash(), observe);
   const authz = new AuthzChain(authorizers, observe);
   // Expired and idle credentials are deleted now and then (Redis drops its own; the SQL stores need this).

@@ -112,7 +112,7 @@ export class ReloadingAcl implements Authorizer {
     return this.decide(req);
   }
 
-  /** The synchronous decision, shared by `authorize` and `regauth explain`. */
+  /** The decision, synchronous: it never waits on the database. */
   decide(req: AuthzRequest): AuthzResult {
     const acl = this.#current;
     if (!acl) throw new BackendError(this.name, `no ACL loaded yet: ${this.#lastError ?? "still loading"}`, { publicMessage: `${this.name}: the ACL database cannot be used right now; try again later` });

@@ -43,7 +43,7 @@ export async function startAcl(key: string, acl: ReloadingAcl, db: Pingable, ser
  * database, and taking them all out of a load balancer would turn a slow table into an outage.
  */
 export function aclHealth(acl: ReloadingAcl): BackendHealth {
-  if (acl.size === 0 && acl.loadedAt === 0) return { ok: false, detail: acl.lastError ?? "no ACL loaded yet" };
+  if (acl.loadedAt === 0) return { ok: false, detail: acl.lastError ?? "no ACL loaded yet" };
   if (acl.lastError) return { ok: true, detail: `serving the ACL read ${Math.round((Date.now() - acl.loadedAt) / 1000)}s ago; the last read failed: ${acl.lastError}` };
   return { ok: true };
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { backendServices } from "../app.js";
 import { RefusalCost } from "../authn/refusal-cost.js";
 import { AclAuthorizer } from "../authz/acl.js";
 import type { Authorizer, AuthzRule } from "../authz/authorizer.js";
@@ -59,24 +60,20 @@ export async function explain(args: string[]): Promise<number> {
 /** The authorizers of the config, started as the server starts them (a database ACL is read). */
 async function startAuthorizers(config: Config): Promise<{ authorizers: Authorizer[]; stop(): Promise<void> }> {
   const authorizers: Authorizer[] = [];
-  // The backends, not only their authorizers, are stopped: they hold connections and threads.
-  const backends: { stop(): Promise<void> }[] = [];
-  const stop = async () => void (await Promise.allSettled([...backends.map((b) => b.stop()), ...authorizers.map((a) => a.stop())]));
-  if (config.acl) authorizers.push(new AclAuthorizer(config.acl, config.where, { literalLabelValues: config.literalLabelValues }));
-  const log = createLogger("warn");
+  // What holds connections and threads is stopped: the backends (their authorizers with them) and the static ACL.
+  const running: { stop(): Promise<void> }[] = [];
+  const stop = async () => void (await Promise.allSettled(running.map((r) => r.stop())));
+  if (config.acl) {
+    const acl = new AclAuthorizer(config.acl, config.where, { literalLabelValues: config.literalLabelValues });
+    running.push(acl);
+    authorizers.push(acl);
+  }
+  const servicesFor = backendServices(config, createLogger("warn"), new RefusalCost([]));
   try {
     for (const module of IMPLEMENTED as readonly BackendModule[]) {
       if (module.role !== "authz" || !config.sections.has(module.key)) continue;
-      const backend = await module.create(config.sections.get(module.key), {
-        log,
-        where: config.where,
-        configFile: config.file,
-        refusal: new RefusalCost([]),
-        laterMethods: false,
-        maxCacheEntries: config.credentialCache.maxEntries,
-        literalLabelValues: config.literalLabelValues,
-      });
-      backends.push(backend);
+      const backend = await module.create(config.sections.get(module.key), servicesFor(module));
+      running.push(backend);
       if (backend.authorizer) authorizers.push(backend.authorizer);
     }
   } catch (e) {

@@ -12,7 +12,6 @@ import { ConfigError } from "../errors.js";
 import { logSink } from "../events/log-sink.js";
 import { fanOut, type EventSink } from "../events/token-event.js";
 import { RequestMetrics } from "../metrics/request-metrics.js";
-import { aggregateMetrics } from "../metrics/serve-metrics.js";
 import type { Logger } from "../log.js";
 import { SharedResources } from "../runtime/shared-resources.js";
 import { createHandler } from "./handler.js";
@@ -100,7 +99,7 @@ function setPasswordChecks(config: Config): void {
 }
 
 /** One process's metrics as exposition text. */
-const ownMetricsText = async (m: RequestMetrics): Promise<string> => aggregateMetrics([await m.registry.getMetricsAsJSON()]);
+const ownMetricsText = (m: RequestMetrics): Promise<string> => m.registry.metrics();
 
 /** A running regauth: listener plus the current App, which `reload` swaps without dropping requests. */
 export class RegauthServer {
