@@ -4,6 +4,13 @@ import { issueRefreshToken, wantsRefreshToken } from "../refresh/issue.js";
 import type { TokenRequest } from "../request/token-request.js";
 import { authorizeAndSign } from "./authorize-and-sign.js";
 import type { Grant, IssueResult } from "./grant.js";
+import type { SharedCounts } from "../limits/login-limiter.js";
+import type { TokenStore } from "../stores/token-store.js";
+
+const sharedCounts = (store: TokenStore): SharedCounts => ({
+  hit: (key, windowMs) => store.hit(key, windowMs, Date.now()),
+  reset: (key, windowMs) => store.resetHits(key, windowMs, Date.now()),
+});
 
 /**
  * A user name and password (Basic, or the OAuth2 form), checked by the authentication
@@ -18,13 +25,13 @@ export const passwordGrant: Grant = {
     const wait = limiter?.retryAfter(req.account, req.clientIp) ?? 0;
     if (wait > 0) throw new TooManyRequestsError(wait);
     const who = await app.authn.authenticate(req.account, req.password, req.hasCredentials);
+    // Replicas on a shared store (Redis, PostgreSQL) count together, and so do a node's workers on its SQLite file.
+    const shared = limiter && sharedCounts(app.store);
     if (!who.ok) {
-      // Replicas on a shared store (Redis, PostgreSQL) count together; SQLite is this node's own.
-      const store = app.store;
-      await limiter?.failure(req.account, req.clientIp, store.backend === "sqlite" ? undefined : (key, windowMs) => store.hit(key, windowMs, Date.now()));
+      await limiter?.failure(req.account, req.clientIp, shared);
       throw new UnauthorizedError();
     }
-    limiter?.success(req.account);
+    await limiter?.success(req.account, shared, !who.cached);
     const result = await authorizeAndSign(app, req, { account: req.account, labels: who.labels, method: who.method, cached: who.cached });
     // The anonymous user has nothing to refresh: it can always get a token without one.
     if (wantsRefreshToken(app, req) && req.account !== "")

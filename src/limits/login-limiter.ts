@@ -77,9 +77,9 @@ export class FailureCounter {
     for (let i = 0; i < missing; i++) this.failure(key);
   }
 
-  /** A success forgets the key's failures and lockouts. */
-  reset(key: string): void {
-    this.#keys.delete(key);
+  /** A success forgets the key's failures and lockouts; answers whether there was anything to forget. */
+  reset(key: string): boolean {
+    return this.#keys.delete(key);
   }
 
   #live(key: string): KeyState | undefined {
@@ -92,8 +92,15 @@ export class FailureCounter {
   }
 }
 
-/** Counts one failure under a key shared by every replica (the token store's `hit`) and answers the count in the window. */
-export type SharedHit = (key: string, windowMs: number) => Promise<number>;
+/** The counts every replica shares (the token store's `hit` and `resetHits`). */
+export interface SharedCounts {
+  /** Counts one failure under `key` and answers the count in the window. */
+  hit(key: string, windowMs: number): Promise<number>;
+  /** Forgets the count of `key` in the current window. */
+  reset(key: string, windowMs: number): Promise<void>;
+}
+
+const sharedKey = (kind: string, key: string) => `login-failures:${kind}:${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
 
 /** The two counters a password login passes: its account and its client address. */
 export class LoginLimiter {
@@ -122,12 +129,12 @@ export class LoginLimiter {
    * there too, and a count at the limit locks the key here: every replica stops within one
    * attempt of the limit. A store that cannot answer leaves the local count to decide.
    */
-  async failure(account: string, ip: string | undefined, shared?: SharedHit): Promise<void> {
+  async failure(account: string, ip: string | undefined, shared?: SharedCounts): Promise<void> {
     this.accounts.failure(account);
     if (ip) this.addresses.failure(ip);
     if (!shared) return;
     const count = (c: FailureCounter, kind: string, key: string) =>
-      shared(`login-failures:${kind}:${createHash("sha256").update(key).digest("hex").slice(0, 32)}`, c.limit.windowMs).then(
+      shared.hit(sharedKey(kind, key), c.limit.windowMs).then(
         (n) => c.sharedCount(key, n),
         () => undefined,
       );
@@ -136,9 +143,14 @@ export class LoginLimiter {
 
   /**
    * The account's counter is reset; the address's is not, or one valid account would let its
-   * owner reset the counter of an address guessing at others.
+   * owner reset the counter of an address guessing at others. With `shared`, the count every
+   * replica sees is reset too, when this node counted failures of the account or `proven` says
+   * the password was really checked (not a credential-cache hit): a cached login, the hot
+   * path, costs the store nothing, and the first real check after failures elsewhere resets
+   * them. A store that cannot answer leaves its count to expire with its window.
    */
-  success(account: string): void {
-    this.accounts.reset(account);
+  async success(account: string, shared?: SharedCounts, proven = true): Promise<void> {
+    const hadFailures = this.accounts.reset(account);
+    if (shared && (hadFailures || proven)) await shared.reset(sharedKey("account", account), this.accounts.limit.windowMs).catch(() => undefined);
   }
 }

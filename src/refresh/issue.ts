@@ -39,6 +39,7 @@ export async function issueRefreshToken(app: App, b: RefreshBinding, now = Date.
     lastUsedAt: now,
     expiresAt,
     idleUntil: cfg.idleTimeoutMs === null ? null : Math.min(expiresAt, now + cfg.idleTimeoutMs),
+    attachment: "",
   };
   try {
     await app.store.put(record);

@@ -36,6 +36,11 @@ export interface StoredCredential {
   expiresAt: number;
   /** Unused past this moment, it is dead; moved forward on each use. Null: no idle timeout. */
   idleUntil: number | null;
+  /**
+   * What the method keeps with the credential for itself, opaque to the store ("" when
+   * nothing): web sign-in keeps the provider's tokens there, sealed, to re-check the user.
+   */
+  attachment: string;
 }
 
 /** Which credentials a revocation or a listing is about. */
@@ -71,6 +76,8 @@ export interface TokenStore {
    * far in the window, for limits shared by replicas (failed logins per account, say).
    */
   hit(key: string, windowMs: number, now: number): Promise<number>;
+  /** Forgets what `hit` counted under `key` in the window of `windowMs` that holds `now` (a login that succeeded). */
+  resetHits(key: string, windowMs: number, now: number): Promise<void>;
   health(): Promise<StoreHealth>;
   close(): Promise<void>;
 }

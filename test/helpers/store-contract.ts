@@ -24,6 +24,7 @@ export function credential(o: Partial<StoredCredential> = {}): StoredCredential 
     lastUsedAt: T0,
     expiresAt: T0 + 24 * HOUR,
     idleUntil: T0 + 2 * HOUR,
+    attachment: "",
     ...o,
   };
 }
@@ -44,7 +45,7 @@ export function storeContract(name: string, open: () => Promise<TokenStore>): vo
     });
 
   withStore("a credential put is got back whole, labels included", async (s) => {
-    const c = credential({ labels: { group: ["a", "b"], "team:x": ["ü"] }, clientId: "", service: "svc", proof: "5f2b9c0e1d3a4b6c" });
+    const c = credential({ labels: { group: ["a", "b"], "team:x": ["ü"] }, clientId: "", service: "svc", proof: "5f2b9c0e1d3a4b6c", kind: "login_password", attachment: "v1.sealed+/=\u00e9" });
     await s.put(c);
     assert.deepEqual(await s.get(c.id, T0), c);
     assert.equal(await s.get("0123456789abcdef", T0), undefined);
@@ -114,6 +115,16 @@ export function storeContract(name: string, open: () => Promise<TokenStore>): vo
     assert.equal(await s.hit("fail:alice", 60_000, T0 + 10), 2);
     assert.equal(await s.hit("fail:bob", 60_000, T0 + 10), 1);
     assert.equal(await s.hit("fail:alice", 60_000, T0 + 60_000), 1, "a new window");
+  });
+
+  withStore("resetHits forgets one key's count in the window, and no other key's", async (s) => {
+    await s.hit("fail:alice", 60_000, T0);
+    await s.hit("fail:alice", 60_000, T0 + 1);
+    await s.hit("fail:bob", 60_000, T0 + 1);
+    await s.resetHits("fail:alice", 60_000, T0 + 2);
+    assert.equal(await s.hit("fail:alice", 60_000, T0 + 3), 1, "counting starts again");
+    assert.equal(await s.hit("fail:bob", 60_000, T0 + 3), 2, "another key keeps its count");
+    await s.resetHits("fail:nobody", 60_000, T0 + 3);
   });
 
   withStore("health is ok while the backend answers", async (s) => {

@@ -28,6 +28,7 @@ credential_cache: {ttl_seconds: 0}
 users:
   alice: {password: "${hash}"}
   bob: {password: "${hash}"}
+  carol: {password: "${hash}"}
 acl:
   - match: {account: "/.+/"}
     actions: ["pull"]
@@ -185,5 +186,16 @@ describe("two replicas on one Redis store count failed logins together", { skip:
     // Another account is untouched on both.
     assert.equal((await login(a, "bob", "right-password")).status, 200);
     assert.equal((await login(b, "bob", "right-password")).status, 200);
+  });
+
+  test("a success on one replica resets the count both share", async () => {
+    assert.equal((await login(a, "carol", "wrong")).status, 401);
+    assert.equal((await login(a, "carol", "wrong")).status, 401);
+    assert.equal((await login(b, "carol", "wrong")).status, 401);
+    assert.equal((await login(b, "carol", "right-password")).status, 200);
+    // Without the reset, the shared window would hold 5 failures after these two (limit 4).
+    assert.equal((await login(b, "carol", "wrong")).status, 401);
+    assert.equal((await login(b, "carol", "wrong")).status, 401);
+    assert.equal((await login(b, "carol", "right-password")).status, 200);
   });
 });

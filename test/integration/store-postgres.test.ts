@@ -85,6 +85,30 @@ describe("postgres token store", { skip }, () => {
     }
   });
 
+  test("tables made before the attachment column get it, and their rows read as having nothing attached", async () => {
+    const table_prefix = freshPrefix();
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      await client.query(`CREATE TABLE "${table_prefix}credentials" (id text PRIMARY KEY, kind text NOT NULL, secret_hash text NOT NULL, account text NOT NULL,
+         method text NOT NULL, labels jsonb NOT NULL, client_id text NOT NULL, service text NOT NULL, created_at bigint NOT NULL, last_used_at bigint NOT NULL,
+         expires_at bigint NOT NULL, idle_until bigint, proof text NOT NULL DEFAULT '')`);
+      await client.query(`CREATE TABLE "${table_prefix}counters" (key text NOT NULL, "window" bigint NOT NULL, count bigint NOT NULL, expires_at bigint NOT NULL, PRIMARY KEY (key, "window"))`);
+      await client.query(`INSERT INTO "${table_prefix}credentials" VALUES ('00000000000000aa', 'refresh_token', '${"0".repeat(64)}', 'old', 'static users', '{}', 'docker', 'r', ${T0}, ${T0}, ${T0 + 3_600_000}, NULL, '')`);
+      const s = await open({ url: server.url, table_prefix });
+      try {
+        assert.equal((await s.get("00000000000000aa", T0))?.attachment, "");
+        const c = credential({ kind: "login_password", attachment: "sealed" });
+        await s.put(c);
+        assert.deepEqual(await s.get(c.id, T0), c);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
   test("purge also drops counter windows that have ended", async () => {
     const table_prefix = freshPrefix();
     const s = await open({ url: server.url, table_prefix });

@@ -99,7 +99,8 @@ describe("sqlite token store", () => {
       const old = await store.get("00000000000000aa", T0);
       assert.equal(old?.account, "old");
       assert.equal(old?.proof, "");
-      const c = credential({ proof: "abc" });
+      assert.equal(old?.attachment, "", "schema 1 and 2 rows have nothing attached");
+      const c = credential({ proof: "abc", attachment: "sealed" });
       await store.put(c);
       assert.deepEqual(await store.get(c.id, T0), c);
     } finally {

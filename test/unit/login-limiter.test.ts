@@ -69,3 +69,19 @@ test("at most maxKeys keys are kept (the oldest forgotten), and idle ones expire
   f.failure("x");
   assert.ok(f.size <= 100);
 });
+
+test("a success resets the shared count when the password was really checked or this node saw failures; a cached one alone costs the store nothing", async () => {
+  const resets: string[] = [];
+  const shared = { hit: async () => 1, reset: async (key: string) => void resets.push(key) };
+  const l = new LoginLimiter(LIMIT, LIMIT, 100, clock().now);
+  await l.success("alice", shared, false);
+  assert.deepEqual(resets, [], "cached, no failures here: nothing to reset");
+  await l.success("alice", shared, true);
+  assert.equal(resets.length, 1, "a real password check resets");
+  assert.match(resets[0]!, /^login-failures:account:[0-9a-f]{32}$/, "the account is hashed in the key, as in hit");
+  await l.failure("bob", undefined, shared);
+  await l.success("bob", shared, false);
+  assert.equal(resets.length, 2, "cached, but this node counted failures: reset");
+  const failing = { hit: async () => 1, reset: async () => Promise.reject(new Error("store down")) };
+  await l.success("carol", failing, true);
+});

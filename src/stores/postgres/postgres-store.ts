@@ -26,6 +26,7 @@ interface Row {
   last_used_at: string;
   expires_at: string;
   idle_until: string | null;
+  attachment: string;
 }
 
 const fromRow = (r: Row): StoredCredential => ({
@@ -42,9 +43,10 @@ const fromRow = (r: Row): StoredCredential => ({
   lastUsedAt: Number(r.last_used_at),
   expiresAt: Number(r.expires_at),
   idleUntil: r.idle_until === null ? null : Number(r.idle_until),
+  attachment: r.attachment,
 });
 
-const COLUMNS = "id, kind, secret_hash, account, method, labels, client_id, service, created_at, last_used_at, expires_at, idle_until, proof";
+const COLUMNS = "id, kind, secret_hash, account, method, labels, client_id, service, created_at, last_used_at, expires_at, idle_until, proof, attachment";
 /** Live at the parameter `$n`. */
 const live = (n: number) => `expires_at > $${n} AND (idle_until IS NULL OR idle_until > $${n})`;
 
@@ -112,11 +114,11 @@ export class PostgresTokenStore implements TokenStore {
 
   async put(c: StoredCredential): Promise<void> {
     await this.#query(
-      `INSERT INTO ${this.#t.credentials} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13)
+      `INSERT INTO ${this.#t.credentials} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14)
        ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, secret_hash = EXCLUDED.secret_hash, account = EXCLUDED.account,
          method = EXCLUDED.method, labels = EXCLUDED.labels, client_id = EXCLUDED.client_id, service = EXCLUDED.service,
-         created_at = EXCLUDED.created_at, last_used_at = EXCLUDED.last_used_at, expires_at = EXCLUDED.expires_at, idle_until = EXCLUDED.idle_until, proof = EXCLUDED.proof`,
-      [c.id, c.kind, c.secretHash, c.account, c.method, JSON.stringify(c.labels), c.clientId, c.service, c.createdAt, c.lastUsedAt, c.expiresAt, c.idleUntil, c.proof],
+         created_at = EXCLUDED.created_at, last_used_at = EXCLUDED.last_used_at, expires_at = EXCLUDED.expires_at, idle_until = EXCLUDED.idle_until, proof = EXCLUDED.proof, attachment = EXCLUDED.attachment`,
+      [c.id, c.kind, c.secretHash, c.account, c.method, JSON.stringify(c.labels), c.clientId, c.service, c.createdAt, c.lastUsedAt, c.expiresAt, c.idleUntil, c.proof, c.attachment],
     );
   }
 
@@ -163,6 +165,10 @@ export class PostgresTokenStore implements TokenStore {
       [key, window, (window + 1) * windowMs],
     );
     return Number(r.rows[0]!.count);
+  }
+
+  async resetHits(key: string, windowMs: number, now: number): Promise<void> {
+    await this.#query(`DELETE FROM ${this.#t.counters} WHERE key = $1 AND "window" = $2`, [key, Math.floor(now / windowMs)]);
   }
 
   async health(): Promise<StoreHealth> {

@@ -20,7 +20,7 @@ export class PostgresTables {
          id text PRIMARY KEY, kind text NOT NULL, secret_hash text NOT NULL, account text NOT NULL,
          method text NOT NULL, labels jsonb NOT NULL, client_id text NOT NULL, service text NOT NULL,
          created_at bigint NOT NULL, last_used_at bigint NOT NULL, expires_at bigint NOT NULL, idle_until bigint,
-         proof text NOT NULL DEFAULT '')`,
+         proof text NOT NULL DEFAULT '', attachment text NOT NULL DEFAULT '')`,
       `CREATE INDEX IF NOT EXISTS "${p}credentials_account" ON ${this.credentials} (account)`,
       `CREATE INDEX IF NOT EXISTS "${p}credentials_expires" ON ${this.credentials} (expires_at)`,
       // expires_at: when the window ends, so that purge can drop old windows without knowing their length.
@@ -29,6 +29,17 @@ export class PostgresTables {
          PRIMARY KEY (key, "window"))`,
     ];
   }
+}
+
+/**
+ * Tables made by an earlier regauth lack later columns: each is added, with a default that
+ * means what the old rows meant (nothing attached). Only what is missing is altered, so a
+ * role without ALTER rights keeps working on tables an administrator brought up to date.
+ */
+async function addMissingColumns(pool: Pool, t: PostgresTables): Promise<void> {
+  const r = await pool.query<{ attname: string }>("SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped", [t.credentials]);
+  const have = new Set(r.rows.map((x) => x.attname));
+  if (!have.has("attachment")) await pool.query(`ALTER TABLE ${t.credentials} ADD COLUMN IF NOT EXISTS attachment text NOT NULL DEFAULT ''`);
 }
 
 /**
@@ -42,7 +53,7 @@ export async function ensureSchema(pool: Pool, t: PostgresTables): Promise<void>
     const r = await pool.query<{ c: string | null; n: string | null }>("SELECT to_regclass($1) AS c, to_regclass($2) AS n", [t.credentials, t.counters]);
     return r.rows[0]!.c !== null && r.rows[0]!.n !== null;
   };
-  if (await exists()) return;
+  if (await exists()) return addMissingColumns(pool, t);
   const client = await pool.connect();
   try {
     await client.query("BEGIN");

@@ -50,6 +50,7 @@ export function encode(c: StoredCredential): Record<string, string> {
     lastUsedAt: String(c.lastUsedAt),
     expiresAt: String(c.expiresAt),
     idleUntil: c.idleUntil === null ? "" : String(c.idleUntil),
+    attachment: c.attachment,
   };
 }
 
@@ -82,6 +83,7 @@ export function decode(id: string, h: Record<string, string>): StoredCredential 
     lastUsedAt,
     expiresAt,
     idleUntil,
+    attachment: h.attachment ?? "",
   };
 }
 

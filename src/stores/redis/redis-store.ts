@@ -126,6 +126,12 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
+  resetHits(key: string, windowMs: number, now: number): Promise<void> {
+    return this.#run(async () => {
+      await this.#c.del(this.#keys.hit(key, Math.floor(now / windowMs)));
+    });
+  }
+
   async health(): Promise<StoreHealth> {
     try {
       await this.#run(() => Promise.all(this.#conn.masters().map((n) => n.ping())));

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { CredentialKind, CredentialSelector, StoredCredential } from "../token-store.js";
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 interface Row {
   id: string;
@@ -19,6 +19,7 @@ interface Row {
   last_used_at: number;
   expires_at: number;
   idle_until: number | null;
+  attachment: string;
 }
 
 const fromRow = (r: Row): StoredCredential => ({
@@ -35,6 +36,7 @@ const fromRow = (r: Row): StoredCredential => ({
   lastUsedAt: r.last_used_at,
   expiresAt: r.expires_at,
   idleUntil: r.idle_until,
+  attachment: r.attachment,
 });
 
 const LIVE = "expires_at > @now AND (idle_until IS NULL OR idle_until > @now)";
@@ -58,13 +60,15 @@ export class SqliteCredentials {
       const version = db.pragma("user_version", { simple: true }) as number;
       // Schema 1 had no proof column: its tokens carry none (as if issued by a method with nothing to say).
       if (version === 1) db.exec("ALTER TABLE credentials ADD COLUMN proof TEXT NOT NULL DEFAULT ''");
+      // Schema 2 had no attachment column: nothing was attached to its credentials.
+      if (version === 1 || version === 2) db.exec("ALTER TABLE credentials ADD COLUMN attachment TEXT NOT NULL DEFAULT ''");
       if (version > SCHEMA_VERSION) throw new Error(`${path} was written by a newer regauth (schema ${version}; this one knows ${SCHEMA_VERSION})`);
       db.exec(`
         CREATE TABLE IF NOT EXISTS credentials (
           id TEXT PRIMARY KEY, kind TEXT NOT NULL, secret_hash TEXT NOT NULL, account TEXT NOT NULL,
           method TEXT NOT NULL, labels TEXT NOT NULL, client_id TEXT NOT NULL, service TEXT NOT NULL,
           created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, idle_until INTEGER,
-          proof TEXT NOT NULL DEFAULT ''
+          proof TEXT NOT NULL DEFAULT '', attachment TEXT NOT NULL DEFAULT ''
         ) STRICT;
         CREATE INDEX IF NOT EXISTS credentials_account ON credentials (account);
         CREATE INDEX IF NOT EXISTS credentials_expires ON credentials (expires_at);
@@ -78,8 +82,8 @@ export class SqliteCredentials {
     this.#db = db;
     this.#s = {
       put: db.prepare(
-        `INSERT OR REPLACE INTO credentials (id, kind, secret_hash, account, method, labels, client_id, service, created_at, last_used_at, expires_at, idle_until, proof)
-         VALUES (@id, @kind, @secret_hash, @account, @method, @labels, @client_id, @service, @created_at, @last_used_at, @expires_at, @idle_until, @proof)`,
+        `INSERT OR REPLACE INTO credentials (id, kind, secret_hash, account, method, labels, client_id, service, created_at, last_used_at, expires_at, idle_until, proof, attachment)
+         VALUES (@id, @kind, @secret_hash, @account, @method, @labels, @client_id, @service, @created_at, @last_used_at, @expires_at, @idle_until, @proof, @attachment)`,
       ),
       get: db.prepare(`SELECT * FROM credentials WHERE id = @id AND ${LIVE}`),
       touch: db.prepare(`UPDATE credentials SET last_used_at = @last, idle_until = @idle WHERE id = @id`),
@@ -91,6 +95,7 @@ export class SqliteCredentials {
       purge: db.prepare(`DELETE FROM credentials WHERE NOT (${LIVE})`),
       purgeCounters: db.prepare(`DELETE FROM counters WHERE expires_at <= @now`),
       hit: db.prepare(`INSERT INTO counters VALUES (@key, @window, 1, @expires) ON CONFLICT (key, window) DO UPDATE SET count = count + 1 RETURNING count`),
+      resetHits: db.prepare(`DELETE FROM counters WHERE key = @key AND window = @window`),
       ping: db.prepare(`SELECT 1`),
     };
   }
@@ -110,6 +115,7 @@ export class SqliteCredentials {
       last_used_at: c.lastUsedAt,
       expires_at: c.expiresAt,
       idle_until: c.idleUntil,
+      attachment: c.attachment,
     });
   }
 
@@ -143,6 +149,10 @@ export class SqliteCredentials {
   hit(key: string, windowMs: number, now: number): number {
     const window = Math.floor(now / windowMs);
     return (this.#s.hit.get({ key, window, expires: (window + 1) * windowMs }) as { count: number }).count;
+  }
+
+  resetHits(key: string, windowMs: number, now: number): void {
+    this.#s.resetHits.run({ key, window: Math.floor(now / windowMs) });
   }
 
   ping(): void {

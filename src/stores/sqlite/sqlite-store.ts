@@ -44,6 +44,10 @@ export class SqliteTokenStore implements TokenStore {
   hit(key: string, windowMs: number, now: number): Promise<number> {
     return this.#call("hit", key, windowMs, now);
   }
+
+  resetHits(key: string, windowMs: number, now: number): Promise<void> {
+    return this.#call("resetHits", key, windowMs, now);
+  }
   async health(): Promise<StoreHealth> {
     try {
       await this.#call("ping");
