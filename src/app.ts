@@ -1,3 +1,4 @@
+import { hkdfSync } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { openAuditLog, type AuditLog } from "./audit/audit-log.js";
 import type { RequestMetrics } from "./metrics/request-metrics.js";
@@ -12,7 +13,7 @@ import type { Authorizer } from "./authz/authorizer.js";
 import { AuthzChain } from "./authz/chain.js";
 import type { Config } from "./config/types.js";
 import { servicesIdentity, type Backend, type BackendHealth, type BackendModule, type BackendRoute, type BackendServices } from "./backends/backend.js";
-import { hasLaterAuthenticator, IMPLEMENTED } from "./backends/registry.js";
+import { BACKENDS, hasLaterAuthenticator } from "./backends/registry.js";
 import { ConfigError } from "./errors.js";
 import { createLogger, type Logger } from "./log.js";
 import { InFlight } from "./runtime/in-flight.js";
@@ -38,6 +39,8 @@ export interface App {
   acl?: AclAuthorizer;
   /** HTTP routes the backends serve, by path under `server.path_prefix`. */
   routes: ReadonlyMap<string, BackendRoute>;
+  /** The web sign-ins, in chain order, for the sign-in page. */
+  signIns: readonly { title: string; path: string }[];
   /** Each configured backend's health, by section key (those that can tell). */
   health(): Promise<Map<string, BackendHealth>>;
   /** Where refresh tokens live; shared with other workers and replicas through the backend. */
@@ -67,8 +70,9 @@ export interface ServingState {
 }
 
 /** What each backend of `config` is given: the same for the server and for `regauth explain`. */
-export function backendServices(config: Config, log: Logger, refusal: RefusalCost): (b: BackendModule) => BackendServices {
+export function backendServices(config: Config, log: Logger, refusal: RefusalCost, serving?: { store: { store: TokenStore; identity: string }; sealKey: Buffer }): (b: BackendModule) => BackendServices {
   return (b) => ({
+    ...serving,
     log,
     where: config.where,
     configFile: config.file,
@@ -77,6 +81,12 @@ export function backendServices(config: Config, log: Logger, refusal: RefusalCos
     maxCacheEntries: config.credentialCache.maxEntries,
     literalLabelValues: config.literalLabelValues,
   });
+}
+
+/** A secret every replica with this signing key derives alike, for what web sign-in seals. */
+function sealKeyOf(key: SigningKey): Buffer {
+  const der = key.privateKey.export({ type: "pkcs8", format: "der" });
+  return Buffer.from(hkdfSync("sha256", der, Buffer.from("regauth seal key"), "regauth", 32));
 }
 
 /**
@@ -101,10 +111,10 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
 
   const hashes = [...(config.users?.values() ?? [])].flatMap((u) => (u.passwordHash ? [u.passwordHash] : []));
   const refusal = new RefusalCost(hashes);
-  const servicesFor = backendServices(config, log, refusal);
   const authorizers: Authorizer[] = [];
   const authenticators: Authenticator[] = [];
   const routes = new Map<string, BackendRoute>();
+  const signIns: { title: string; path: string }[] = [];
   const healthy: [string, Backend][] = [];
   const held: [string, Stoppable][] = [];
   const releaseAll = () => Promise.allSettled(held.map(([k, b]) => shared.release(k, b)));
@@ -116,8 +126,14 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
       authorizers.push(acl);
     }
     if (config.users) authenticators.push(new StaticUsersAuthenticator(config.users));
+    // The store first: web sign-in backends keep their passwords in it.
+    const storeIdentity = fingerprintOf(config.tokenStore);
+    const opened = await shared.acquire("token_store", storeIdentity, () => openTokenStore(config.tokenStore, log));
+    held.push(["token_store", opened]);
+    store = observe ? observedStore(opened, observe) : opened;
+    const servicesFor = backendServices(config, log, refusal, { store: { store, identity: storeIdentity }, sealKey: sealKeyOf(key) });
     // Registry order is docker_auth's chain order within each role; static users and the ACL come first.
-    for (const module of IMPLEMENTED) {
+    for (const module of BACKENDS) {
       if (!config.sections.has(module.key)) continue;
       const section = config.sections.get(module.key);
       const services = servicesFor(module);
@@ -131,10 +147,8 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
         if (routes.has(r.path)) throw new ConfigError([{ ...config.where([module.key]), message: `${module.key} serves ${r.path}, which another backend already serves` }]);
         routes.set(r.path, r);
       }
+      if (backend.signIn) signIns.push(backend.signIn);
     }
-    const opened = await shared.acquire("token_store", fingerprintOf(config.tokenStore), () => openTokenStore(config.tokenStore, log));
-    held.push(["token_store", opened]);
-    store = observe ? observedStore(opened, observe) : opened;
   } catch (e) {
     // A backend that fails to start must not leave the ones before it running (connections, processes).
     await releaseAll();
@@ -162,6 +176,7 @@ export async function buildApp(config: Config, log: Logger = createLogger("silen
     authz,
     acl,
     routes,
+    signIns,
     async health() {
       const answers = await Promise.all(healthy.map(async ([k, b]) => [k, await b.health!().catch((e: Error) => ({ ok: false, detail: e.message }))] as const));
       return new Map(answers);

@@ -84,6 +84,16 @@ export class BackendError extends RegauthError {
   }
 }
 
+/**
+ * Web sign-in refused this person: outside the allowed domain or organisation, consent
+ * denied, a stale or replayed callback. Shown on the sign-in page; nothing is stored.
+ */
+export class SignInRefusedError extends RegauthError {
+  constructor(message: string) {
+    super("SIGN_IN_REFUSED", 403, message);
+  }
+}
+
 /** The token store (SQLite, Redis, PostgreSQL) cannot answer; the message names it, the client sees a generic one. */
 export class StoreUnavailableError extends BackendError {
   constructor(store: string, message: string, options?: { cause?: unknown }) {

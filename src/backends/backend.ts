@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import type { Authenticator } from "../authn/authenticator.js";
@@ -6,6 +7,7 @@ import type { Authorizer } from "../authz/authorizer.js";
 import type { SectionContext } from "../config/section.js";
 import type { ConfigLocation } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { TokenStore } from "../stores/token-store.js";
 
 /** What a backend is asked to provide: authentication (users) or authorization (access). */
 export type BackendRole = "authn" | "authz";
@@ -30,11 +32,21 @@ export interface BackendServices {
   maxCacheEntries: number;
   /** `acl_options.label_values: literal`, for ACLs a backend reads from elsewhere (a database). */
   literalLabelValues: boolean;
+  /**
+   * The token store (web sign-in keeps its generated passwords there), and what identifies
+   * it. Absent where nothing is served (`regauth explain`).
+   */
+  store?: { store: TokenStore; identity: string };
+  /**
+   * 32 bytes derived from the token signing key, so the same on every replica that shares the
+   * key: seals web sign-in's state cookies and the provider tokens it stores.
+   */
+  sealKey?: Buffer;
 }
 
 /** The services' values that shape an instance: part of its identity for reuse. */
 export function servicesIdentity(s: BackendServices): string {
-  return JSON.stringify({ file: s.configFile, cost: s.refusal.cost, bcrypt: s.refusal.bcryptInUse, later: s.laterMethods, max: s.maxCacheEntries, literal: s.literalLabelValues });
+  return JSON.stringify({ file: s.configFile, cost: s.refusal.cost, bcrypt: s.refusal.bcryptInUse, later: s.laterMethods, max: s.maxCacheEntries, literal: s.literalLabelValues, store: s.store?.identity, seal: s.sealKey ? createHash("sha256").update(s.sealKey).digest("hex") : undefined });
 }
 
 /** A backend's answer to a readiness check. */
@@ -48,7 +60,8 @@ export interface BackendHealth {
 export interface BackendRoute {
   path: string;
   methods: readonly string[];
-  handle(req: IncomingMessage, res: ServerResponse, query: string): Promise<void>;
+  /** `prefix`: `server.path_prefix`, for links and cookie paths. */
+  handle(req: IncomingMessage, res: ServerResponse, query: string, prefix: string): Promise<void>;
 }
 
 /** A started backend: what it provides to the chains, its routes, its health. */
@@ -56,6 +69,8 @@ export interface Backend {
   authenticator?: Authenticator;
   authorizer?: Authorizer;
   routes?: readonly BackendRoute[];
+  /** A web sign-in: listed on the sign-in page at `{path_prefix}/`. */
+  signIn?: { title: string; path: string };
   health?(): Promise<BackendHealth>;
   stop(): Promise<void>;
 }
@@ -77,12 +92,6 @@ export interface BackendModule<Raw = any, Cfg = any> {
   create(config: Cfg, services: BackendServices): Promise<Backend>;
 }
 
-/** A docker_auth section whose module has not landed: refused at load with a message, never ignored. */
-export interface PlannedSection {
-  key: string;
-  role: BackendRole;
-  planned: true;
-}
 
 /** A Backend that is only an authenticator (most are). */
 export function authenticatorBackend(a: Authenticator, extra: Omit<Backend, "authenticator" | "stop"> = {}): Backend {

@@ -1,12 +1,14 @@
 import { casbinAuthzBackend } from "./casbin/index.js";
-import type { BackendModule, BackendRole, PlannedSection } from "./backend.js";
+import type { BackendModule } from "./backend.js";
 import { extAuthBackend, extAuthzBackend } from "./ext/index.js";
 import { ldapAuthBackend } from "./ldap/index.js";
 import { aclMongoBackend, mongoAuthBackend } from "./mongo/index.js";
 import { aclXormBackend, xormAuthBackend } from "./xorm/index.js";
 import { pluginAuthnBackend, pluginAuthzBackend } from "./plugin/index.js";
-
-const planned = (key: string, role: BackendRole): PlannedSection => ({ key, role, planned: true });
+import { githubAuthBackend } from "./websignin/github.js";
+import { gitlabAuthBackend } from "./websignin/gitlab.js";
+import { googleAuthBackend } from "./websignin/google.js";
+import { oidcAuthBackend } from "./websignin/oidc.js";
 
 /**
  * Every backend section, in docker_auth's order within each role: authentication after
@@ -14,12 +16,12 @@ const planned = (key: string, role: BackendRole): PlannedSection => ({ key, role
  * authorization after the static ACL (the databases, ext_authz, plugins, casbin). The
  * chains are built in this order; a new backend is its folder plus one line here.
  */
-export const BACKENDS: readonly (BackendModule | PlannedSection)[] = [
+export const BACKENDS: readonly BackendModule[] = [
   extAuthBackend,
-  planned("google_auth", "authn"),
-  planned("github_auth", "authn"),
-  planned("oidc_auth", "authn"),
-  planned("gitlab_auth", "authn"),
+  googleAuthBackend,
+  githubAuthBackend,
+  oidcAuthBackend,
+  gitlabAuthBackend,
   ldapAuthBackend,
   mongoAuthBackend,
   xormAuthBackend,
@@ -31,16 +33,8 @@ export const BACKENDS: readonly (BackendModule | PlannedSection)[] = [
   casbinAuthzBackend,
 ];
 
-export const isImplemented = (b: BackendModule | PlannedSection): b is BackendModule => !("planned" in b);
-
-/** The backends that have landed, in chain order. */
-export const IMPLEMENTED: readonly BackendModule[] = BACKENDS.filter(isImplemented);
-
-/** docker_auth sections with no module yet. */
-export const PLANNED: readonly string[] = BACKENDS.filter((b) => !isImplemented(b)).map((b) => b.key);
-
 /** Whether an authentication backend configured after `key` exists (then an unknown user is passed on to it). */
 export function hasLaterAuthenticator(key: string, configured: (key: string) => boolean): boolean {
-  const authn = IMPLEMENTED.filter((b) => b.role === "authn");
+  const authn = BACKENDS.filter((b) => b.role === "authn");
   return authn.slice(authn.findIndex((b) => b.key === key) + 1).some((b) => configured(b.key));
 }

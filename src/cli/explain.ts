@@ -4,8 +4,7 @@ import { RefusalCost } from "../authn/refusal-cost.js";
 import { AclAuthorizer } from "../authz/acl.js";
 import type { Authorizer, AuthzRule } from "../authz/authorizer.js";
 import { AuthzChain } from "../authz/chain.js";
-import type { BackendModule } from "../backends/backend.js";
-import { IMPLEMENTED } from "../backends/registry.js";
+import { BACKENDS } from "../backends/registry.js";
 import type { Config } from "../config/types.js";
 import { loadConfigFile } from "../config/load.js";
 import { ConfigError, RegauthError } from "../errors.js";
@@ -70,7 +69,7 @@ async function startAuthorizers(config: Config): Promise<{ authorizers: Authoriz
   }
   const servicesFor = backendServices(config, createLogger("warn"), new RefusalCost([]));
   try {
-    for (const module of IMPLEMENTED as readonly BackendModule[]) {
+    for (const module of BACKENDS) {
       if (module.role !== "authz" || !config.sections.has(module.key)) continue;
       const backend = await module.create(config.sections.get(module.key), servicesFor(module));
       running.push(backend);

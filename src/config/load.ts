@@ -3,10 +3,11 @@ import type { z } from "zod";
 import { ConfigError, type ConfigIssue, type ConfigLocation } from "../errors.js";
 import { validIpPattern } from "../authz/ip.js";
 import { usesLabelPlaceholders } from "../authz/pattern-template.js";
-import { configSchema, knownKeysAt, NOT_YET_SUPPORTED, type RawConfig } from "./schema.js";
+import { configSchema, knownKeysAt, type RawConfig } from "./schema.js";
 import type { SectionContext } from "./section.js";
-import { IMPLEMENTED } from "../backends/registry.js";
+import { BACKENDS } from "../backends/registry.js";
 import { buildRefreshTokens, buildTokenStore } from "../stores/section.js";
+import { legacyTokenStore } from "../backends/websignin/common-section.js";
 import { nearest } from "./suggest.js";
 import { CIPHER_SUITE_IDS, CIPHER_SUITES, CURVES, goUint16, REFUSED_CIPHER_SUITES, TLS_VERSIONS } from "./tls-names.js";
 import type { AclEntrySpec, Config, Labels, ServerConfig, StaticUser, TlsSettings, TokenConfig } from "./types.js";
@@ -236,11 +237,6 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     throw new ConfigError(list.issues);
   }
   const raw = parsed.data as RawConfig;
-  for (const section of NOT_YET_SUPPORTED) {
-    if ((raw as Record<string, unknown>)[section] !== undefined) {
-      list.add([section], `${section} is a docker_auth section this version of regauth does not implement yet; it is refused rather than ignored so that nobody is let in or kept out by surprise`);
-    }
-  }
   const warnings: string[] = [];
   const server = buildServer(list, raw);
   const token = buildToken(list, raw, baseDir);
@@ -256,16 +252,17 @@ export async function parseConfig(file: string, text: string, baseDir = process.
     readSecret: (path, f, env) => readSecret(list, path, f, env, baseDir),
     warn: (m) => warnings.push(m),
   };
-  for (const b of IMPLEMENTED) {
+  for (const b of BACKENDS) {
     const rawSection = (raw as Record<string, unknown>)[b.key];
     if (rawSection !== undefined) sections.set(b.key, await b.build(rawSection, ctx));
   }
-  const tokenStore = await buildTokenStore(raw.token_store as Record<string, unknown> | undefined, ctx);
+  const legacyStore = legacyTokenStore(sections, raw.token_store !== undefined, ctx);
+  const tokenStore = await buildTokenStore((raw.token_store as Record<string, unknown> | undefined) ?? legacyStore, ctx);
   const refreshTokens = buildRefreshTokens(raw.refresh_tokens, ctx);
   const metrics = buildMetrics(raw.metrics, ctx);
   const audit = buildAudit(raw.audit, ctx);
   const loginLimits = buildLoginLimits(raw.login_limits, ctx);
-  const has = (role: "authn" | "authz") => IMPLEMENTED.some((b) => b.role === role && sections.has(b.key));
+  const has = (role: "authn" | "authz") => BACKENDS.some((b) => b.role === role && sections.has(b.key));
   if (raw.users === undefined && !has("authn"))
     list.add([], "no auth methods are configured, this is probably a mistake. Use an empty user map if you really want to deny everyone");
   const acl = buildAcl(list, raw);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { IMPLEMENTED, PLANNED } from "../backends/registry.js";
+import { BACKENDS } from "../backends/registry.js";
 import { auditShape } from "../audit/section.js";
 import { loginLimitsShape } from "../limits/section.js";
 import { metricsShape } from "../metrics/section.js";
@@ -80,9 +80,6 @@ export const aclOptionsShape = {
   label_values: optText,
 };
 
-/** docker_auth sections not implemented (yet): refused, never ignored. */
-export const NOT_YET_SUPPORTED: readonly string[] = PLANNED;
-
 export const topShape = {
   server: optMapping(serverShape),
   token: optMapping(tokenShape),
@@ -95,9 +92,8 @@ export const topShape = {
   metrics: optMapping(metricsShape),
   audit: optMapping(auditShape),
   login_limits: optMapping(loginLimitsShape),
-  ...Object.fromEntries(NOT_YET_SUPPORTED.map((k) => [k, z.unknown().optional()])),
   ...Object.fromEntries(
-    IMPLEMENTED.map((b) => [b.key, optMapping(b.shape)]),
+    BACKENDS.map((b) => [b.key, optMapping(b.shape)]),
   ),
 };
 
@@ -132,7 +128,7 @@ export function knownKeysAt(path: readonly (string | number)[]): readonly string
     login_limits: loginLimitsShape,
     ...Object.fromEntries(STORES.map((st) => [`token_store/${st.key}`, st.shape])),
     ...Object.fromEntries(
-      IMPLEMENTED.flatMap((b) => [[b.key, b.shape], ...Object.entries(b.nestedShapes ?? {}).map(([sub, shape]) => [`${b.key}/${sub.split(".").join("/")}`, shape])]),
+      BACKENDS.flatMap((b) => [[b.key, b.shape], ...Object.entries(b.nestedShapes ?? {}).map(([sub, shape]) => [`${b.key}/${sub.split(".").join("/")}`, shape])]),
     ),
   };
   return Object.keys(table[norm] ?? table[starred] ?? {});

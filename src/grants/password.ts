@@ -31,7 +31,8 @@ export const passwordGrant: Grant = {
       await limiter?.failure(req.account, req.clientIp, shared);
       throw new UnauthorizedError();
     }
-    await limiter?.success(req.account, shared, !who.cached);
+    const reset = limiter?.success(req.account, shared, !who.cached);
+    if (reset) await reset;
     const result = await authorizeAndSign(app, req, { account: req.account, labels: who.labels, method: who.method, cached: who.cached });
     // The anonymous user has nothing to refresh: it can always get a token without one.
     if (wantsRefreshToken(app, req) && req.account !== "")

@@ -149,8 +149,10 @@ export class LoginLimiter {
    * path, costs the store nothing, and the first real check after failures elsewhere resets
    * them. A store that cannot answer leaves its count to expire with its window.
    */
-  async success(account: string, shared?: SharedCounts, proven = true): Promise<void> {
+  success(account: string, shared?: SharedCounts, proven = true): Promise<void> | undefined {
     const hadFailures = this.accounts.reset(account);
-    if (shared && (hadFailures || proven)) await shared.reset(sharedKey("account", account), this.accounts.limit.windowMs).catch(() => undefined);
+    // Undefined when there is nothing to wait for: a cached login stays synchronous.
+    if (!shared || !(hadFailures || proven)) return undefined;
+    return shared.reset(sharedKey("account", account), this.accounts.limit.windowMs).catch(() => undefined);
   }
 }

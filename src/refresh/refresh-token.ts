@@ -9,7 +9,12 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 export const REFRESH_PREFIX = "regauth_rt_";
 const ID_HEX = 16;
 const SECRET_CHARS = 43; // 32 bytes in base64url without padding
-const SHAPE = new RegExp(`^${REFRESH_PREFIX}([0-9a-f]{${ID_HEX}})_([A-Za-z0-9_-]{${SECRET_CHARS}})$`);
+const shapes = new Map<string, RegExp>();
+const shapeOf = (prefix: string) => {
+  let re = shapes.get(prefix);
+  if (!re) shapes.set(prefix, (re = new RegExp(`^${prefix}([0-9a-f]{${ID_HEX}})_([A-Za-z0-9_-]{${SECRET_CHARS}})$`)));
+  return re;
+};
 
 export interface MintedToken {
   token: string;
@@ -19,11 +24,23 @@ export interface MintedToken {
 
 export const hashSecret = (secret: string): string => createHash("sha256").update(secret).digest("hex");
 
-export function mintRefreshToken(): MintedToken {
+/**
+ * A credential shaped `<prefix><id>_<secret>`: refresh tokens (`regauth_rt_`), and web
+ * sign-in's generated `docker login` passwords (`regauth_pw_`).
+ */
+export function mintSecretToken(prefix: string): MintedToken {
   const id = randomBytes(ID_HEX / 2).toString("hex");
   const secret = randomBytes(32).toString("base64url");
-  return { token: `${REFRESH_PREFIX}${id}_${secret}`, id, secretHash: hashSecret(secret) };
+  return { token: `${prefix}${id}_${secret}`, id, secretHash: hashSecret(secret) };
 }
+
+/** The id and the secret's hash of a well-formed credential with this prefix; undefined for anything else. */
+export function parseSecretToken(prefix: string, token: string): { id: string; secretHash: string } | undefined {
+  const m = shapeOf(prefix).exec(token);
+  return m ? { id: m[1]!, secretHash: hashSecret(m[2]!) } : undefined;
+}
+
+export const mintRefreshToken = (): MintedToken => mintSecretToken(REFRESH_PREFIX);
 
 /** The id part of a token-shaped text (for `tokens revoke --id` with a pasted token); undefined if it has none. */
 export function refreshTokenId(text: string): string | undefined {
@@ -31,10 +48,7 @@ export function refreshTokenId(text: string): string | undefined {
 }
 
 /** The id and the secret's hash of a well-formed token; undefined for anything else. */
-export function parseRefreshToken(token: string): { id: string; secretHash: string } | undefined {
-  const m = SHAPE.exec(token);
-  return m ? { id: m[1]!, secretHash: hashSecret(m[2]!) } : undefined;
-}
+export const parseRefreshToken = (token: string) => parseSecretToken(REFRESH_PREFIX, token);
 
 /** Compares two credential proofs (short hex digests) in constant time. */
 export function sameProof(a: string, b: string): boolean {

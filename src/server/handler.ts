@@ -11,6 +11,7 @@ import { jwksDocument } from "../token/jwks.js";
 import { clientIp } from "./client-ip.js";
 import { sendError, sendJson, sendMetrics, sendOAuthError } from "./respond.js";
 import { PasswordChecksBusyError } from "../authn/password-gate.js";
+import { indexPage, SCRIPT, SCRIPT_PATH, sendAsset, sendPage, STYLE, STYLE_PATH } from "../backends/websignin/pages.js";
 
 const MAX_URL = 8 * 1024;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -111,12 +112,19 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
           return sendJson(res, 200, jwksDocument(app.key), { "cache-control": "public, max-age=300" });
         case "/":
           allow(req, path, ["GET", "HEAD"]);
+          // A browser gets the sign-in page when there is one; API clients keep the JSON.
+          if (app.signIns.length && /\btext\/html\b/.test(req.headers.accept ?? "")) return sendPage(res, 200, indexPage(prefix, app.signIns));
           return sendJson(res, 200, { name: "regauth", issuer: cfg.token.issuer, token_endpoint: `${prefix}/auth` });
+        case STYLE_PATH:
+        case SCRIPT_PATH:
+          if (!app.signIns.length) throw new NotFoundError(path.slice(0, 200));
+          allow(req, path, ["GET", "HEAD"]);
+          return sendAsset(res, sub === STYLE_PATH ? "text/css" : "text/javascript", sub === STYLE_PATH ? STYLE : SCRIPT);
         default: {
           const r = sub === undefined ? undefined : app.routes.get(sub);
           if (!r) throw new NotFoundError(path.slice(0, 200));
           allow(req, path, [...r.methods]);
-          return await r.handle(req, res, query);
+          return await r.handle(req, res, query, prefix);
         }
       }
     } catch (e) {

@@ -17,6 +17,7 @@ export function observedStore(store: TokenStore, observe: BackendCallObserver): 
     revoke: (sel) => observed(observe, name, () => store.revoke(sel), ok),
     purge: (now) => observed(observe, name, () => store.purge(now), ok),
     hit: (key, windowMs, now) => observed(observe, name, () => store.hit(key, windowMs, now), ok),
+    amend: (id, labels, attachment) => observed(observe, name, () => store.amend(id, labels, attachment), ok),
     resetHits: (key, windowMs, now) => observed(observe, name, () => store.resetHits(key, windowMs, now), ok),
     health: () => store.health(),
     close: () => store.close(),

@@ -65,6 +65,11 @@ export interface TokenStore {
   get(id: string, now: number): Promise<StoredCredential | undefined>;
   /** Record a use: `lastUsedAt` and the new idle deadline. */
   touch(id: string, lastUsedAt: number, idleUntil: number | null): Promise<void>;
+  /**
+   * New labels and attachment for a credential that is still there (a web sign-in re-checked);
+   * answers false, writing nothing, when it was revoked meanwhile: a revocation is never undone.
+   */
+  amend(id: string, labels: Labels, attachment: string): Promise<boolean>;
   /** Live credentials (not expired, not idle past `now`), oldest first. */
   list(now: number, filter?: { account?: string; kind?: CredentialKind }): Promise<StoredCredential[]>;
   /** Deletes the selected credentials; answers how many there were. */

@@ -50,11 +50,11 @@ export interface RunningRegauth {
 
 /**
  * Start `bin/regauth serve CONFIG` as a real process. `config` gets the placeholder
- * `{{PORT}}` replaced by a free port. Waits for /healthz.
+ * `{{PORT}}` replaced by a free port (or `opts.port`, for servers configured before it starts). Waits for /healthz.
  */
-export async function startRegauth(config: string, opts: { dir?: string; tls?: boolean; caFile?: string; env?: Record<string, string> } = {}): Promise<RunningRegauth> {
+export async function startRegauth(config: string, opts: { dir?: string; tls?: boolean; caFile?: string; env?: Record<string, string>; port?: number } = {}): Promise<RunningRegauth> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "regauth-")));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const configPath = join(dir, "regauth.yml");
   await writeFile(configPath, config.replaceAll("{{PORT}}", String(port)));
   const proc = spawn(process.execPath, [BIN, "serve", configPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, REGAUTH_LOG_LEVEL: "info", ...opts.env } });

@@ -117,6 +117,16 @@ export function storeContract(name: string, open: () => Promise<TokenStore>): vo
     assert.equal(await s.hit("fail:alice", 60_000, T0 + 60_000), 1, "a new window");
   });
 
+  withStore("amend changes a credential's labels and attachment, and never brings back a revoked one", async (s) => {
+    const c = credential({ kind: "login_password", attachment: "old" });
+    await s.put(c);
+    assert.equal(await s.amend(c.id, { teams: ["x"] }, "new"), true);
+    assert.deepEqual(await s.get(c.id, T0), { ...c, labels: { teams: ["x"] }, attachment: "new" });
+    await s.revoke({ id: c.id });
+    assert.equal(await s.amend(c.id, { teams: ["y"] }, "newer"), false);
+    assert.equal(await s.get(c.id, T0), undefined);
+  });
+
   withStore("resetHits forgets one key's count in the window, and no other key's", async (s) => {
     await s.hit("fail:alice", 60_000, T0);
     await s.hit("fail:alice", 60_000, T0 + 1);

@@ -102,7 +102,7 @@ test("check accepts a good config, and lists every problem of a bad one with fil
   const r2 = await regauth(["check", bad]);
   assert.equal(r2.code, 1);
   assert.match(r2.stderr, new RegExp(`${bad}:8:\\d+: users.bob.password: must be a bcrypt hash`));
-  assert.match(r2.stderr, new RegExp(`${bad}:9:1: google_auth: google_auth is a docker_auth section this version of regauth does not implement yet`));
+  assert.match(r2.stderr, new RegExp(`${bad}:9:\\d+: google_auth.client_id: is required`));
   await writeFile(bad, (await readFile(bad, "utf8")).replace(`"plaintext"`, `"${htpasswdHash}"`).replace(/google_auth.*\n/, ""));
   const r3 = await regauth(["check", bad]);
   assert.equal(r3.code, 1);

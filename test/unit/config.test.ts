@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseConfig } from "../../src/config/load.js";
-import { knownKeysAt, NOT_YET_SUPPORTED } from "../../src/config/schema.js";
+import { knownKeysAt } from "../../src/config/schema.js";
 import { nearest } from "../../src/config/suggest.js";
 import type { Config } from "../../src/config/types.js";
 import { ConfigError, type ConfigIssue } from "../../src/errors.js";
@@ -357,14 +357,14 @@ describe("every problem is a ConfigError issue with file, line and key", () => {
     assert.deepEqual(cfg.acl, []);
   });
 
-  for (const section of NOT_YET_SUPPORTED) {
-    test(`${section} is refused, naming it`, async () => {
-      await oneIssue(edit({ 14: `${section}:`, 15: "  some_setting: 1" }), section, 14, section, "does not implement yet", "refused rather than ignored");
-    });
-  }
 
-  test("a not-yet-implemented section (google_auth) is refused by name, not ignored", async () => {
-    await oneIssue(edit({ 14: "google_auth:", 15: "  domain: example.com" }), "google_auth", 14, "google_auth is a docker_auth section this version of regauth does not implement yet");
+  test("gcs_token_db (Google Cloud Storage) is refused by name, with what to use instead", async () => {
+    await oneIssue(
+      edit({ 14: "google_auth:", 15: "  {client_id: x, client_secret: y, gcs_token_db: {bucket: b, client_secret_file: f}}" }),
+      "google_auth.gcs_token_db",
+      15,
+      "Google Cloud Storage is not offered as a token db",
+    );
   });
 
   const badHashes = ["badmin", "$2y$05$short", `${HASH_ADMIN}x`, HASH_ADMIN.replace("$2y$05$", "$2y$99$"), HASH_ADMIN.replace("$2y$", "$3y$"), ""];

@@ -14,7 +14,10 @@ test("every examples/*.yml parses and its ACL compiles", async () => {
   for (const f of files) {
     const text = await readFile(join(dir, f), "utf8");
     // Secrets files named in examples do not exist here; point them at a real hash for the check.
-    const cfg = await parseConfig(join(dir, f), text.replace(/password_file: "[^"]+"/g, `password: "$2y$04$abcdefghijklmnopqrstuu5Ng8tWYT8nUK1xc3TQzQ9cBFQ7iK2da"`));
+    const cfg = await parseConfig(
+      join(dir, f),
+      text.replace(/password_file: "[^"]+"/g, `password: "$2y$04$abcdefghijklmnopqrstuu5Ng8tWYT8nUK1xc3TQzQ9cBFQ7iK2da"`).replace(/client_secret_file: "[^"]+"/g, `client_secret: "example-client-secret"`),
+    );
     assert.ok(cfg.acl && cfg.acl.length > 0, f);
     assert.doesNotThrow(() => new AclAuthorizer(cfg.acl!, cfg.where), f);
   }

@@ -1,3 +1,4 @@
+import type { Labels } from "../../config/types.js";
 import pg from "pg";
 import type { PoolConfig, QueryResultRow } from "pg";
 import { StoreUnavailableError } from "../../errors.js";
@@ -129,6 +130,11 @@ export class PostgresTokenStore implements TokenStore {
 
   async touch(id: string, lastUsedAt: number, idleUntil: number | null): Promise<void> {
     await this.#query(`UPDATE ${this.#t.credentials} SET last_used_at = $2, idle_until = $3 WHERE id = $1`, [id, lastUsedAt, idleUntil]);
+  }
+
+  async amend(id: string, labels: Labels, attachment: string): Promise<boolean> {
+    const r = await this.#query(`UPDATE ${this.#t.credentials} SET labels = $2::jsonb, attachment = $3 WHERE id = $1`, [id, JSON.stringify(labels), attachment]);
+    return (r.rowCount ?? 0) > 0;
   }
 
   async list(now: number, filter: { account?: string; kind?: CredentialKind } = {}): Promise<StoredCredential[]> {

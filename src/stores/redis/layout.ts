@@ -112,6 +112,11 @@ export const SCRIPTS = {
     if ARGV[3] ~= '' and tonumber(ARGV[3]) < tonumber(exp) then at = ARGV[3] end
     redis.call('PEXPIREAT', KEYS[1], at)
     return 1`,
+  /** amend: KEYS[1] credential; ARGV labels (JSON), attachment. Like touch, never recreates a revoked one. */
+  regauthAmend: `
+    if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+    redis.call('HSET', KEYS[1], 'labels', ARGV[1], 'attachment', ARGV[2])
+    return 1`,
   /**
    * index: KEYS[1] the account's set; ARGV id, the credential's hard end. The set lives as
    * long as its longest-lived credential could (never shortened by a later put).
@@ -131,4 +136,5 @@ export const SCRIPTS = {
 export interface ScriptCommands {
   regauthTouch(key: string, lastUsedAt: string, idleUntil: string, idleDeadline: string): Promise<number>;
   regauthIndex(key: string, id: string, expiresAt: string): Promise<number>;
+  regauthAmend(key: string, labels: string, attachment: string): Promise<number>;
 }

@@ -1,3 +1,4 @@
+import type { Labels } from "../../config/types.js";
 import type { Logger } from "../../log.js";
 import type { CredentialKind, CredentialSelector, StoredCredential, StoreHealth, TokenStore } from "../token-store.js";
 import { RedisConnection } from "./connection.js";
@@ -56,6 +57,10 @@ export class RedisTokenStore implements TokenStore {
       const idle = idleUntil === null ? "" : String(idleUntil);
       await this.#c.regauthTouch(this.#keys.cred(id), String(lastUsedAt), idle, idleUntil === null ? "" : String(Math.ceil(idleUntil)));
     });
+  }
+
+  amend(id: string, labels: Labels, attachment: string): Promise<boolean> {
+    return this.#run(async () => (await this.#c.regauthAmend(this.#keys.cred(id), JSON.stringify(labels), attachment)) === 1);
   }
 
   list(now: number, filter: { account?: string; kind?: CredentialKind } = {}): Promise<StoredCredential[]> {

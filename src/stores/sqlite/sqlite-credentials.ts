@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import type { Labels } from "../../config/types.js";
 import type { CredentialKind, CredentialSelector, StoredCredential } from "../token-store.js";
 
 const SCHEMA_VERSION = 3;
@@ -87,6 +88,7 @@ export class SqliteCredentials {
       ),
       get: db.prepare(`SELECT * FROM credentials WHERE id = @id AND ${LIVE}`),
       touch: db.prepare(`UPDATE credentials SET last_used_at = @last, idle_until = @idle WHERE id = @id`),
+      amend: db.prepare(`UPDATE credentials SET labels = @labels, attachment = @attachment WHERE id = @id`),
       listAll: db.prepare(`SELECT * FROM credentials WHERE ${LIVE} ORDER BY created_at, id`),
       listAccount: db.prepare(`SELECT * FROM credentials WHERE account = @account AND ${LIVE} ORDER BY created_at, id`),
       revokeId: db.prepare(`DELETE FROM credentials WHERE id = @id`),
@@ -126,6 +128,10 @@ export class SqliteCredentials {
 
   touch(id: string, lastUsedAt: number, idleUntil: number | null): void {
     this.#s.touch.run({ id, last: lastUsedAt, idle: idleUntil });
+  }
+
+  amend(id: string, labels: Labels, attachment: string): boolean {
+    return this.#s.amend.run({ id, labels: JSON.stringify(labels), attachment }).changes > 0;
   }
 
   list(now: number, filter: { account?: string; kind?: CredentialKind } = {}): StoredCredential[] {

@@ -1,3 +1,4 @@
+import type { Labels } from "../../config/types.js";
 import { StoreUnavailableError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { ThreadCalls } from "../../runtime/thread-calls.js";
@@ -43,6 +44,10 @@ export class SqliteTokenStore implements TokenStore {
   }
   hit(key: string, windowMs: number, now: number): Promise<number> {
     return this.#call("hit", key, windowMs, now);
+  }
+
+  amend(id: string, labels: Labels, attachment: string): Promise<boolean> {
+    return this.#call("amend", id, labels, attachment);
   }
 
   resetHits(key: string, windowMs: number, now: number): Promise<void> {

@@ -4,7 +4,7 @@ import { workerData } from "node:worker_threads";
 import { serveSqliteRequests } from "../../runtime/sqlite-worker-loop.js";
 import { SqliteCredentials } from "./sqlite-credentials.js";
 
-type Op = "put" | "get" | "touch" | "list" | "revoke" | "purge" | "hit" | "resetHits" | "ping";
+type Op = "put" | "get" | "touch" | "list" | "revoke" | "purge" | "hit" | "resetHits" | "amend" | "ping";
 
 const path = (workerData as { path: string }).path;
 
