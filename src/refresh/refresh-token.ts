@@ -42,10 +42,12 @@ export function parseSecretToken(prefix: string, token: string): { id: string; s
 
 export const mintRefreshToken = (): MintedToken => mintSecretToken(REFRESH_PREFIX);
 
-/** The id part of a token-shaped text (for `tokens revoke --id` with a pasted token); undefined if it has none. */
-export function refreshTokenId(text: string): string | undefined {
-  return text.startsWith(REFRESH_PREFIX) ? text.slice(REFRESH_PREFIX.length, REFRESH_PREFIX.length + ID_HEX) : undefined;
+/** The id part of a credential-shaped text with this prefix (for `tokens revoke --id` with a pasted one); undefined if it has none. */
+export function secretTokenId(prefix: string, text: string): string | undefined {
+  return text.startsWith(prefix) ? text.slice(prefix.length, prefix.length + ID_HEX) : undefined;
 }
+
+export const refreshTokenId = (text: string) => secretTokenId(REFRESH_PREFIX, text);
 
 /** The id and the secret's hash of a well-formed token; undefined for anything else. */
 export const parseRefreshToken = (token: string) => parseSecretToken(REFRESH_PREFIX, token);

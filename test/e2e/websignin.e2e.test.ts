@@ -18,7 +18,7 @@ import { buildOciImage } from "../helpers/oci-image.js";
 import { startOidc, type RunningOidc } from "../helpers/oidc-server.js";
 import { freePort } from "../helpers/ports.js";
 import { skipWithoutRedis, startRedis, type RunningRedis } from "../helpers/redis.js";
-import { startRegauth, writeKeyPair, type KeyFiles, type RunningRegauth } from "../helpers/regauth.js";
+import { BIN, startRegauth, writeKeyPair, type KeyFiles, type RunningRegauth } from "../helpers/regauth.js";
 import { startRegistry, type RunningRegistry } from "../helpers/registry.js";
 import { skipOrFailInCi } from "../helpers/requirements.js";
 import { declareSecret } from "../helpers/secret-ledger.js";
@@ -207,6 +207,10 @@ acl:
     assert.equal((await tokenFor(regauth.url, first.account, first.password)).status, 401, "the old password is gone");
     assert.equal((await tokenFor(regauth.url, second.account, second.password)).status, 200);
     assert.equal((await tokenFor(regauth.url, "bob@example.com", second.password)).status, 401, "a password is only its own account's");
+    // The operator sees one live web password for the account, never its secret.
+    const listed = await run(process.execPath, [BIN, "tokens", "list", regauth.configPath, "--account", "alice@example.com"], { cwd: regauth.dir });
+    assert.equal(listed.stdout.split("\n").filter((l) => /\bweb password\s+alice@example\.com\b/.test(l)).length, 1, listed.stdout);
+    assert.ok(!listed.stdout.includes(second.password.slice(-43)));
   });
 
   test("Google: an account of the domain signs in; one outside it is refused with a page that says why", async () => {

@@ -185,14 +185,14 @@ describe("refresh tokens", () => {
     const { refresh_token: t } = await login("bob");
     const list = await tokensCli("list", "--account", "bob");
     const id = t.slice("regauth_rt_".length, "regauth_rt_".length + 16);
-    assert.match(list.stdout, new RegExp(`^id\\s+account\\s+client\\s+service\\s+method\\s+created\\s+last used\\s+expires\\n${id}\\s+bob\\s+docker\\s+registry\\s+static users\\s`));
+    assert.match(list.stdout, new RegExp(`^id\\s+kind\\s+account\\s+client\\s+service\\s+method\\s+created\\s+last used\\s+expires\\n${id}\\s+refresh\\s+bob\\s+docker\\s+registry\\s+static users\\s`));
     assert.ok(!list.stdout.includes(t.slice(-43)), "the secret is not shown");
     const json = JSON.parse((await tokensCli("list", "--json")).stdout) as { id: string; secretHash?: string }[];
     assert.ok(json.some((c) => c.id === id));
-    assert.ok(json.every((c) => c.secretHash === undefined));
+    assert.ok(json.every((c) => c.secretHash === undefined && !("attachment" in c)));
     assert.equal((await refresh(t, { scope: "repository:bob/app:pull" })).status, 200);
     const revoked = await tokensCli("revoke", "--account", "bob");
-    assert.match(revoked.stdout, /revoked 1 refresh token of account "bob" \(sqlite\)/);
+    assert.match(revoked.stdout, /revoked 1 refresh token or web sign-in password of account "bob" \(sqlite\)/);
     // Several requests, so that both workers answer at least once.
     for (let i = 0; i < 6; i++) {
       const res = await refresh(t, { scope: "repository:bob/app:pull" });
@@ -201,7 +201,7 @@ describe("refresh tokens", () => {
     }
     // By id, or by pasting the token itself.
     const { refresh_token: t2 } = await login("bob");
-    assert.match((await tokensCli("revoke", "--id", t2)).stdout, /revoked 1 refresh token with id/);
+    assert.match((await tokensCli("revoke", "--id", t2)).stdout, /revoked 1 refresh token or web sign-in password with id/);
     assert.equal((await refresh(t2, { scope: "repository:bob/app:pull" })).status, 400);
     await assert.rejects(tokensCli("revoke"), (e: { code: number; stderr: string }) => e.code === 2 && /exactly one of --account NAME, --id ID or --all/.test(e.stderr));
   });

@@ -84,7 +84,7 @@ function replicaCases(name: string, setup: () => Promise<{ store: string; outage
       const list = await run(process.execPath, [BIN, "tokens", "list", a.configPath, "--account", "bob"]);
       assert.match(list.stdout, /\bbob\s+docker\s+registry\b/);
       const revoked = await run(process.execPath, [BIN, "tokens", "revoke", a.configPath, "--account", "bob"]);
-      assert.match(revoked.stdout, new RegExp(`revoked 1 refresh token of account "bob" \\(${name}\\)`));
+      assert.match(revoked.stdout, new RegExp(`revoked 1 refresh token or web sign-in password of account "bob" \\(${name}\\)`));
       for (const r of [a, b]) {
         const res = await post(r);
         assert.equal(res.status, 400);
