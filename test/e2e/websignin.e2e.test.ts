@@ -48,8 +48,8 @@ interface SignedIn {
  * From regauth's sign-in page through the provider and back to the result page, in a fresh
  * browser context (no session at the provider yet: its login form and consent page come up).
  */
-async function signIn(browser: Browser, base: string, button: string, login: string, shot?: { name: string; dir: string }): Promise<SignedIn & { page: Page }> {
-  const context = await browser.newContext();
+async function signIn(browser: Browser, base: string, button: string, login: string, shot?: { name: string; dir: string }, javaScriptEnabled = true): Promise<SignedIn & { page: Page }> {
+  const context = await browser.newContext({ javaScriptEnabled });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
   const page = await context.newPage();
   await page.goto(`${base}/`);
@@ -151,6 +151,12 @@ acl:
     assert.deepEqual(links, ["Sign in with Google", "Sign in with Example SSO"], "google_auth before oidc_auth, docker_auth's order");
     await screenshot(page, "websignin-index", dir);
     assert.deepEqual(await accessibilityViolations(page), []);
+    // Keyboard only: Tab reaches the first provider, Enter starts its sign-in.
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(`document.activeElement.textContent`), "Sign in with Google");
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(`document.activeElement.textContent`), "Sign in with Example SSO");
+    await Promise.all([page.waitForURL(/\/interaction\//), page.keyboard.press("Enter")]);
     // API clients still get the JSON answer.
     const json = await fetch(`${regauth.url}/`);
     assert.equal(((await json.json()) as { name: string }).name, "regauth");
@@ -197,6 +203,15 @@ acl:
     assert.equal(copied.code, 0, copied.stderr);
     const back = await skopeoCopyPull(`${registry.url}/team-a/skopeo:v1`, join(dir, "oci-back"), "v1", { user: s.account, pass: s.password });
     assert.equal(back.code, 0, back.stderr);
+  });
+
+  test("without JavaScript the result page still shows the password and the command; the copy buttons stay hidden", async () => {
+    const s = await signIn(browser, regauth.url, "Sign in with Example SSO", "alice", undefined, false);
+    assert.match(s.password, /^regauth_pw_/);
+    assert.equal(s.command, `docker login ${registry.url} --username alice@example.com --password-stdin`);
+    assert.equal(await s.page.isVisible('button[data-copy="password"]'), false);
+    assert.equal((await tokenFor(regauth.url, s.account, s.password)).status, 200);
+    await s.page.context().close();
   });
 
   test("signing in again replaces the previous password", async () => {

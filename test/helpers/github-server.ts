@@ -15,9 +15,9 @@
 // token revocation (`DELETE /applications/{client_id}/token`). A bad or revoked token gets 401
 // {"message":"Bad credentials"}. Not modeled: device flow, rate limits, SAML SSO, GitHub Apps'
 // installation tokens, e-mails, anything else of the API.
-import { createHash, randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { AuthorizationCodes, formParams, htmlPage, json, readBody, redirectBack, startStandInServer, TokenGrants, verifierMatches, type Challenge, type ForgeStandIn, type StandInRequest, type TokenGrant } from "./oauth-standin.js";
 
 export interface GitHubStandInOptions {
   clientId: string;
@@ -30,22 +30,17 @@ export interface GitHubStandInOptions {
   maxTeamsPerPage?: number;
 }
 
-interface Grant {
+interface Grant extends TokenGrant {
   login: string;
   scopes: string[];
-  accessToken: string;
-  refreshToken?: string;
-  expiresAt?: number;
-  revoked: boolean;
 }
 
+/** What an authorization code stands for. */
 interface Code {
   login: string;
   scopes: string[];
   redirectUri?: string;
-  challenge?: string;
-  expiresAt: number;
-  used: boolean;
+  challenge?: Challenge;
 }
 
 interface Team {
@@ -56,27 +51,7 @@ interface Team {
   members: Set<string>;
 }
 
-export interface GitHubRequest {
-  method: string;
-  path: string;
-  /** Whether an Authorization header came with it (its value is never kept). */
-  authorized: boolean;
-}
-
-export interface GitHubStandIn {
-  /** github_web_uri. */
-  readonly webUri: string;
-  /** github_api_uri. */
-  readonly apiUri: string;
-  /** Every request received, in order. */
-  readonly requests: GitHubRequest[];
-  /** The parameters of each token request, client_secret left out. */
-  readonly tokenRequests: Record<string, string>[];
-  addUser(login: string): void;
-  /** The user the authorize page approves as (undefined: nobody is signed in, the login page is shown). */
-  signInAs(login: string | undefined): void;
-  /** Whether the user clicks "Cancel" on the authorize page. */
-  denyConsent(deny: boolean): void;
+export interface GitHubStandIn extends ForgeStandIn {
   addOrgMember(org: string, login: string, opts?: { public?: boolean }): void;
   removeOrgMember(org: string, login: string): void;
   addTeam(org: string, slug: string, parent?: string): void;
@@ -84,44 +59,32 @@ export interface GitHubStandIn {
   removeTeamMember(org: string, slug: string, login: string): void;
   /** Revokes a token through the API, as the app owner would (DELETE /applications/{client_id}/token). */
   revoke(accessToken: string): Promise<void>;
-  /** Makes an access token expired (its refresh token stays usable). */
-  expire(accessToken: string): void;
   /**
    * Stops listening (open connections are cut) but keeps every user, grant and code: GitHub
    * down for a while. `resume()` listens again on the same port, so its URLs stay valid.
    */
   suspend(): Promise<void>;
   resume(): Promise<void>;
-  close(): Promise<void>;
 }
 
 const random = (prefix: string) => `${prefix}${randomBytes(18).toString("base64url")}`;
-const s256 = (verifier: string) => createHash("sha256").update(verifier).digest("base64url");
 const DOCS = "https://docs.github.com/rest";
 
 export async function startGitHubStandIn(opts: GitHubStandInOptions): Promise<GitHubStandIn> {
   const users = new Map<string, number>();
   const orgs = new Map<string, Map<string, { public: boolean }>>();
   const teams: Team[] = [];
-  const codes = new Map<string, Code>();
-  const grants = new Map<string, Grant>();
-  const byRefresh = new Map<string, Grant>();
-  const requests: GitHubRequest[] = [];
+  const codes = new AuthorizationCodes<Code>();
+  const grants = new TokenGrants<Grant>();
+  const requests: StandInRequest[] = [];
   const tokenRequests: Record<string, string>[] = [];
   let signedIn: string | undefined;
   let deny = false;
   let nextId = 1000;
   const callback = new URL(opts.callbackUrl);
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) json(res, 500, { message: String(e) });
-      else res.destroy();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  const base = `http://127.0.0.1:${port}`;
+  const server = await startStandInServer(handle);
+  const base = server.base;
   const apiPrefix = "/api/v3";
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -152,11 +115,7 @@ export async function startGitHubStandIn(opts: GitHubStandInOptions): Promise<Gi
     if (q.get("client_id") !== opts.clientId) return html(res, 404, "<h1>404: this OAuth app does not exist</h1>");
     const state = q.get("state") ?? "";
     const given = q.get("redirect_uri") ?? undefined;
-    const back = (target: string, params: Record<string, string>) => {
-      const u = new URL(target);
-      for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-      res.writeHead(302, { location: u.href }).end();
-    };
+    const back = (target: string, params: Record<string, string>) => redirectBack(res, target, params);
     if (given !== undefined && !underCallback(given))
       return back(opts.callbackUrl, { error: "redirect_uri_mismatch", error_description: "The redirect_uri MUST match the registered callback URL for this application.", error_uri: "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#redirect-uri-mismatch", state });
     const redirect = given ?? opts.callbackUrl;
@@ -166,7 +125,7 @@ export async function startGitHubStandIn(opts: GitHubStandInOptions): Promise<Gi
     if (deny) return back(redirect, { error: "access_denied", error_description: "The user has denied your application access.", error_uri: "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#access-denied", state });
     const code = randomBytes(10).toString("hex");
     const scopes = (q.get("scope") ?? "").split(/[\s,]+/).filter(Boolean);
-    codes.set(code, { login: signedIn, scopes, redirectUri: given, challenge, expiresAt: Date.now() + 600_000, used: false });
+    codes.issue(code, { login: signedIn, scopes, redirectUri: given, challenge: challenge === undefined ? undefined : { value: challenge, method: "S256" } });
     back(redirect, { code, state });
   }
 
@@ -183,7 +142,7 @@ export async function startGitHubStandIn(opts: GitHubStandInOptions): Promise<Gi
   }
 
   function token(req: IncomingMessage, body: string, res: ServerResponse): void {
-    const p = (req.headers["content-type"] ?? "").includes("json") ? (JSON.parse(body || "{}") as Record<string, string>) : Object.fromEntries(new URLSearchParams(body));
+    const p = formParams(req, body);
     const { client_secret: _secret, ...shown } = p;
     tokenRequests.push(shown);
     const answer = (v: Record<string, unknown>) => {
@@ -194,17 +153,15 @@ export async function startGitHubStandIn(opts: GitHubStandInOptions): Promise<Gi
     if (p["client_id"] !== opts.clientId || p["client_secret"] !== opts.clientSecret) return fail("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.");
 
     if (p["grant_type"] === "refresh_token") {
-      const old = byRefresh.get(p["refresh_token"] ?? "");
-      if (!old || old.revoked || opts.tokenLifetimeSeconds === undefined) return fail("bad_refresh_token", "The refresh token passed is incorrect or expired.");
-      old.revoked = true;
-      byRefresh.delete(p["refresh_token"]!);
+      // Only expiring tokens come with refresh tokens.
+      const old = grants.useRefreshToken(p["refresh_token"]);
+      if (!old) return fail("bad_refresh_token", "The refresh token passed is incorrect or expired.");
       return answer(issue(old.login, old.scopes));
     }
-    const code = codes.get(p["code"] ?? "");
-    if (!code || code.used || code.expiresAt < Date.now()) return fail("bad_verification_code", "The code passed is incorrect or expired.");
-    code.used = true;
+    const code = codes.redeem(p["code"]);
+    if (!code) return fail("bad_verification_code", "The code passed is incorrect or expired.");
     if (p["redirect_uri"] !== undefined && code.redirectUri !== undefined && p["redirect_uri"] !== code.redirectUri) return fail("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL for this application.");
-    if (code.challenge !== undefined && (p["code_verifier"] === undefined || s256(p["code_verifier"]) !== code.challenge)) return fail("bad_verification_code", "The code passed is incorrect or expired.");
+    if (!verifierMatches(code.challenge, p["code_verifier"])) return fail("bad_verification_code", "The code passed is incorrect or expired.");
     answer(issue(code.login, code.scopes));
   }
 
@@ -214,10 +171,9 @@ export async function startGitHubStandIn(opts: GitHubStandInOptions): Promise<Gi
     if (opts.tokenLifetimeSeconds !== undefined) {
       g.refreshToken = random("ghr_");
       g.expiresAt = Date.now() + opts.tokenLifetimeSeconds * 1000;
-      byRefresh.set(g.refreshToken, g);
       Object.assign(out, { expires_in: opts.tokenLifetimeSeconds, refresh_token: g.refreshToken, refresh_token_expires_in: 15_897_600 });
     }
-    grants.set(g.accessToken, g);
+    grants.add(g);
     return out;
   }
 
@@ -225,7 +181,7 @@ export async function startGitHubStandIn(opts: GitHubStandInOptions): Promise<Gi
     const h = req.headers.authorization;
     if (h === undefined) return "missing";
     const m = /^(?:bearer|token)\s+(\S+)$/i.exec(h);
-    const g = m ? grants.get(m[1]!) : undefined;
+    const g = m ? grants.byAccessToken(m[1]!) : undefined;
     if (!g || g.revoked || (g.expiresAt !== undefined && g.expiresAt <= Date.now())) return undefined;
     return g;
   }
@@ -281,7 +237,7 @@ export async function startGitHubStandIn(opts: GitHubStandInOptions): Promise<Gi
     const basic = /^basic\s+(\S+)$/i.exec(req.headers.authorization ?? "");
     const [id, secret] = basic ? Buffer.from(basic[1]!, "base64").toString().split(":") : [];
     if (id !== opts.clientId || secret !== opts.clientSecret || clientId !== opts.clientId) return json(res, 401, { message: "Bad credentials", documentation_url: DOCS, status: "401" });
-    const g = grants.get((JSON.parse(body || "{}") as { access_token?: string }).access_token ?? "");
+    const g = grants.byAccessToken((JSON.parse(body || "{}") as { access_token?: string }).access_token ?? "");
     if (!g || g.revoked) return json(res, 404, { message: "Not Found", documentation_url: DOCS, status: "404" });
     g.revoked = true;
     res.writeHead(204).end();
@@ -315,50 +271,13 @@ export async function startGitHubStandIn(opts: GitHubStandInOptions): Promise<Gi
       await res.arrayBuffer();
       if (res.status !== 204) throw new Error(`revoking the token: ${res.status}`);
     },
-    expire(accessToken) {
-      const g = grants.get(accessToken);
-      if (g) g.expiresAt = Date.now() - 1000;
-    },
-    suspend: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((e) => (e ? reject(e) : resolve()));
-      }),
-    resume: () =>
-      new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, "127.0.0.1", () => {
-          server.off("error", reject);
-          resolve();
-        });
-      }),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((e) => (e ? reject(e) : resolve()));
-      }),
+    expire: (accessToken) => grants.expire(accessToken),
+    suspend: server.suspend,
+    resume: server.resume,
+    close: server.close,
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > 1_000_000) req.destroy(new Error("request body too large"));
-      else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function json(res: ServerResponse, status: number, v: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(v);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers }).end(text);
-}
-
 function html(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { "content-type": "text/html; charset=utf-8" }).end(`<!doctype html><title>GitHub</title>${text}`);
+  htmlPage(res, status, "GitHub", text);
 }

@@ -16,8 +16,8 @@
 // the groups the user is a member of directly or through an ancestor group) for openid tokens.
 // Not modeled: ID tokens, group invitations and shared groups, access levels, the rest of the API.
 import { createHash, randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { AuthorizationCodes, formParams, htmlPage, json, readBody, redirectBack, startStandInServer, TokenGrants, verifierMatches, type Challenge, type ForgeStandIn, type StandInRequest, type TokenGrant } from "./oauth-standin.js";
 
 export interface GitLabStandInOptions {
   clientId: string;
@@ -30,42 +30,22 @@ export interface GitLabStandInOptions {
   tokenLifetimeSeconds?: number;
 }
 
-interface Grant {
+interface Grant extends TokenGrant {
   username: string;
   scopes: string[];
-  accessToken: string;
   refreshToken: string;
   expiresAt: number;
-  revoked: boolean;
 }
 
+/** What an authorization code stands for. */
 interface Code {
   username: string;
   scopes: string[];
   redirectUri: string;
-  challenge?: { value: string; method: string };
-  expiresAt: number;
-  used: boolean;
+  challenge?: Challenge;
 }
 
-export interface GitLabRequest {
-  method: string;
-  path: string;
-  authorized: boolean;
-}
-
-export interface GitLabStandIn {
-  /** gitlab_web_uri. */
-  readonly webUri: string;
-  /** gitlab_api_uri. */
-  readonly apiUri: string;
-  readonly requests: GitLabRequest[];
-  /** Parameters of each token request, client_secret left out. */
-  readonly tokenRequests: Record<string, string>[];
-  addUser(username: string): void;
-  /** The user the authorize endpoint approves as (undefined: the sign-in page is shown). */
-  signInAs(username: string | undefined): void;
-  denyConsent(deny: boolean): void;
+export interface GitLabStandIn extends ForgeStandIn {
   /** Creates a group by its full path (its parents must exist). */
   addGroup(path: string): void;
   addMember(group: string, username: string): void;
@@ -73,9 +53,6 @@ export interface GitLabStandIn {
   block(username: string): void;
   /** Revokes a token through RFC 7009 revocation, as the user revoking the application would. */
   revoke(token: string): Promise<void>;
-  /** Makes an access token expired (its refresh token stays usable). */
-  expire(accessToken: string): void;
-  close(): Promise<void>;
 }
 
 const random = () => randomBytes(32).toString("hex");
@@ -91,29 +68,22 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
   const users = new Map<string, { id: number; blocked: boolean }>();
   const groups = new Set<string>();
   const direct = new Map<string, Set<string>>();
-  const codes = new Map<string, Code>();
-  const byAccess = new Map<string, Grant>();
-  const byRefresh = new Map<string, Grant>();
-  const requests: GitLabRequest[] = [];
+  const codes = new AuthorizationCodes<Code>();
+  const grants = new TokenGrants<Grant>();
+  const requests: StandInRequest[] = [];
   const tokenRequests: Record<string, string>[] = [];
   let signedIn: string | undefined;
   let deny = false;
   let nextId = 100;
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) json(res, 500, { message: String(e) });
-      else res.destroy();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await startStandInServer(handle);
+  const base = server.base;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", base);
     requests.push({ method: req.method ?? "", path: url.pathname, authorized: req.headers.authorization !== undefined });
     const body = await readBody(req);
-    const form = () => ((req.headers["content-type"] ?? "").includes("json") ? (JSON.parse(body || "{}") as Record<string, string>) : Object.fromEntries(new URLSearchParams(body)));
+    const form = () => formParams(req, body);
     if (url.pathname === "/oauth/authorize" && req.method === "GET") return authorize(url, res);
     if (url.pathname === "/oauth/token" && req.method === "POST") return token(req, form(), res);
     if (url.pathname === "/oauth/revoke" && req.method === "POST") return revokeEndpoint(req, form(), res);
@@ -129,12 +99,7 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
     const redirect = q.get("redirect_uri");
     if (redirect !== opts.redirectUri) return html(res, 400, "<h1>An error has occurred</h1><p>The redirect URI included is not valid.</p>");
     const state = q.get("state");
-    const back = (params: Record<string, string>) => {
-      const u = new URL(redirect);
-      for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-      if (state !== null) u.searchParams.set("state", state);
-      res.writeHead(302, { location: u.href }).end();
-    };
+    const back = (params: Record<string, string>) => redirectBack(res, redirect, state === null ? params : { ...params, state });
     if (q.get("response_type") !== "code") return back({ error: "unsupported_response_type", error_description: "The authorization server does not support this response type." });
     const scopes = (q.get("scope") ?? "read_user").split(" ").filter(Boolean);
     if (scopes.some((s) => !allowed.includes(s))) return back({ error: "invalid_scope", error_description: "The requested scope is invalid, unknown, or malformed." });
@@ -144,7 +109,7 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
     if (signedIn === undefined) return html(res, 200, "<h1>Sign in</h1>");
     if (deny) return back({ error: "access_denied", error_description: "The resource owner or authorization server denied the request." });
     const code = random();
-    codes.set(code, { username: signedIn, scopes, redirectUri: redirect, challenge: challenge === null ? undefined : { value: challenge, method }, expiresAt: Date.now() + 600_000, used: false });
+    codes.issue(code, { username: signedIn, scopes, redirectUri: redirect, challenge: challenge === null ? undefined : { value: challenge, method: method as Challenge["method"] } });
     back({ code });
   }
 
@@ -159,34 +124,27 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
     tokenRequests.push(shown);
     if (!clientOk(req, p)) return json(res, 401, INVALID_CLIENT);
     if (p["grant_type"] === "refresh_token") {
-      const old = byRefresh.get(p["refresh_token"] ?? "");
-      if (!old || old.revoked) return json(res, 400, INVALID_GRANT);
-      old.revoked = true;
+      const old = grants.useRefreshToken(p["refresh_token"]);
+      if (!old) return json(res, 400, INVALID_GRANT);
       return json(res, 200, issue(old.username, old.scopes));
     }
     if (p["grant_type"] !== "authorization_code") return json(res, 400, { error: "unsupported_grant_type", error_description: "The authorization grant type is not supported by the authorization server." });
-    const code = codes.get(p["code"] ?? "");
-    if (!code || code.used || code.expiresAt < Date.now()) return json(res, 400, INVALID_GRANT);
-    code.used = true;
+    const code = codes.redeem(p["code"]);
+    if (!code) return json(res, 400, INVALID_GRANT);
     if (p["redirect_uri"] !== code.redirectUri) return json(res, 400, INVALID_GRANT);
-    if (code.challenge) {
-      const v = p["code_verifier"];
-      const expected = v === undefined ? undefined : code.challenge.method === "S256" ? createHash("sha256").update(v).digest("base64url") : v;
-      if (expected !== code.challenge.value) return json(res, 400, INVALID_GRANT);
-    }
+    if (!verifierMatches(code.challenge, p["code_verifier"])) return json(res, 400, INVALID_GRANT);
     json(res, 200, issue(code.username, code.scopes));
   }
 
   function issue(username: string, scopes: string[]): Record<string, unknown> {
     const g: Grant = { username, scopes, accessToken: random(), refreshToken: random(), expiresAt: Date.now() + lifetime * 1000, revoked: false };
-    byAccess.set(g.accessToken, g);
-    byRefresh.set(g.refreshToken, g);
+    grants.add(g);
     return { access_token: g.accessToken, token_type: "Bearer", expires_in: lifetime, refresh_token: g.refreshToken, scope: scopes.join(" "), created_at: Math.floor(Date.now() / 1000) };
   }
 
   function revokeEndpoint(req: IncomingMessage, p: Record<string, string>, res: ServerResponse): void {
     if (!clientOk(req, p)) return json(res, 403, { error: "unauthorized_client", error_description: "You are not authorized to revoke this token" });
-    const g = byAccess.get(p["token"] ?? "") ?? byRefresh.get(p["token"] ?? "");
+    const g = grants.byAccessToken(p["token"] ?? "") ?? grants.byRefreshToken(p["token"] ?? "");
     if (g) g.revoked = true;
     json(res, 200, {});
   }
@@ -194,7 +152,7 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
   /** The grant behind a Bearer token, or the 401 GitLab gives. */
   function authenticate(req: IncomingMessage, res: ServerResponse): Grant | undefined {
     const m = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
-    const g = m ? byAccess.get(m[1]!) : undefined;
+    const g = m ? grants.byAccessToken(m[1]!) : undefined;
     if (!m) json(res, 401, { message: "401 Unauthorized" });
     else if (!g) json(res, 401, { error: "invalid_token", error_description: "Token is invalid" });
     else if (g.revoked) json(res, 401, { error: "invalid_token", error_description: "Token was revoked. You have to re-authorize from the user." });
@@ -247,37 +205,11 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`revoking the token: ${res.status}`);
     },
-    expire(accessToken) {
-      const g = byAccess.get(accessToken);
-      if (g) g.expiresAt = Date.now() - 1000;
-    },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((e) => (e ? reject(e) : resolve()));
-      }),
+    expire: (accessToken) => grants.expire(accessToken),
+    close: server.close,
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > 1_000_000) req.destroy(new Error("request body too large"));
-      else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function json(res: ServerResponse, status: number, v: unknown): void {
-  const text = JSON.stringify(v);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) }).end(text);
-}
-
 function html(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { "content-type": "text/html; charset=utf-8" }).end(`<!doctype html><title>GitLab</title>${text}`);
+  htmlPage(res, status, "GitLab", text);
 }

@@ -2,7 +2,6 @@
 // driven as the shared half drives it: the authorization URL, the browser's trip to GitHub
 // (a fetch that does not follow the redirect back), the callback, and later revalidations.
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
@@ -10,6 +9,7 @@ import { buildGitHubAuth, GitHubProvider, githubAuthBackend, type RawGitHubAuth 
 import type { FlowSecrets, SignedInUser } from "../../src/backends/websignin/provider.js";
 import { BackendError, SignInRefusedError } from "../../src/errors.js";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-server.js";
+import { browserTrip, flowSecrets } from "../helpers/oauth-standin.js";
 import { freePort } from "../helpers/ports.js";
 import { fakeContext } from "../helpers/section-context.js";
 
@@ -17,16 +17,7 @@ const CLIENT_ID = "Iv1.0123456789abcdef";
 const CLIENT_SECRET = "gh-client-secret-0123456789";
 const CALLBACK = "http://127.0.0.1:5001/github_auth";
 
-function newFlow(redirectUri = CALLBACK): FlowSecrets {
-  const codeVerifier = randomBytes(32).toString("base64url");
-  return {
-    state: randomBytes(16).toString("base64url"),
-    codeVerifier,
-    codeChallenge: createHash("sha256").update(codeVerifier).digest("base64url"),
-    nonce: randomBytes(16).toString("base64url"),
-    redirectUri,
-  };
-}
+const newFlow = (redirectUri = CALLBACK): FlowSecrets => flowSecrets(redirectUri);
 
 async function provider(gh: { webUri: string; apiUri: string }, extra: Partial<RawGitHubAuth> = {}): Promise<GitHubProvider> {
   const ctx = fakeContext();
@@ -36,15 +27,7 @@ async function provider(gh: { webUri: string; apiUri: string }, extra: Partial<R
 }
 
 /** The browser's trip: open the authorization URL, land back on the callback with its query. */
-async function visit(p: GitHubProvider, flow: FlowSecrets): Promise<URLSearchParams> {
-  const res = await fetch(await p.authorizationUrl(flow), { redirect: "manual" });
-  await res.arrayBuffer();
-  assert.equal(res.status, 302, "GitHub sends the browser back");
-  const back = new URL(res.headers.get("location")!);
-  assert.equal(`${back.origin}${back.pathname}`, flow.redirectUri);
-  assert.equal(back.searchParams.get("state"), flow.state);
-  return back.searchParams;
-}
+const visit = (p: GitHubProvider, flow: FlowSecrets): Promise<URLSearchParams> => browserTrip(p, flow, "GitHub sends the browser back");
 
 async function signIn(p: GitHubProvider, flow = newFlow()): Promise<SignedInUser> {
   return p.complete(await visit(p, flow), flow);

@@ -2,12 +2,12 @@
 // driven as the shared half drives it: the authorization URL, the browser's trip to GitLab
 // (a fetch that does not follow the redirect back), the callback, and later revalidations.
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { buildGitLabAuth, GitLabProvider, gitlabAuthBackend, type RawGitLabAuth } from "../../src/backends/websignin/gitlab.js";
 import type { FlowSecrets, SignedInUser } from "../../src/backends/websignin/provider.js";
 import { BackendError, SignInRefusedError } from "../../src/errors.js";
 import { startGitLabStandIn, type GitLabStandIn } from "../helpers/gitlab-server.js";
+import { browserTrip, flowSecrets } from "../helpers/oauth-standin.js";
 import { freePort } from "../helpers/ports.js";
 import { fakeContext } from "../helpers/section-context.js";
 
@@ -15,16 +15,7 @@ const CLIENT_ID = "5b0c9f1e2d3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9012345
 const CLIENT_SECRET = "gloas-0123456789abcdef";
 const CALLBACK = "http://127.0.0.1:5001/gitlab_auth";
 
-function newFlow(redirectUri = CALLBACK): FlowSecrets {
-  const codeVerifier = randomBytes(32).toString("base64url");
-  return {
-    state: randomBytes(16).toString("base64url"),
-    codeVerifier,
-    codeChallenge: createHash("sha256").update(codeVerifier).digest("base64url"),
-    nonce: randomBytes(16).toString("base64url"),
-    redirectUri,
-  };
-}
+const newFlow = (redirectUri = CALLBACK): FlowSecrets => flowSecrets(redirectUri);
 
 async function provider(gl: { webUri: string; apiUri: string }, extra: Partial<RawGitLabAuth> = {}): Promise<GitLabProvider> {
   const ctx = fakeContext();
@@ -36,15 +27,8 @@ async function provider(gl: { webUri: string; apiUri: string }, extra: Partial<R
   return new GitLabProvider(cfg);
 }
 
-async function visit(p: GitLabProvider, flow: FlowSecrets): Promise<URLSearchParams> {
-  const res = await fetch(await p.authorizationUrl(flow), { redirect: "manual" });
-  await res.arrayBuffer();
-  assert.equal(res.status, 302, "GitLab sends the browser back");
-  const back = new URL(res.headers.get("location")!);
-  assert.equal(`${back.origin}${back.pathname}`, flow.redirectUri);
-  assert.equal(back.searchParams.get("state"), flow.state);
-  return back.searchParams;
-}
+/** The browser's trip: open the authorization URL, land back on the callback with its query. */
+const visit = (p: GitLabProvider, flow: FlowSecrets): Promise<URLSearchParams> => browserTrip(p, flow, "GitLab sends the browser back");
 
 async function signIn(p: GitLabProvider, flow = newFlow()): Promise<SignedInUser> {
   return p.complete(await visit(p, flow), flow);

@@ -197,3 +197,9 @@ export function tokensFrom(json: unknown, now: number): { accessToken: string; r
     expiresAt: typeof expiresIn === "number" && expiresIn > 0 ? now + expiresIn * 1000 : undefined,
   };
 }
+
+/** The user's numeric id from a forge's `GET /user`, as text (ProviderTokens.subject). */
+export function userId(me: unknown): string | undefined {
+  const id = (me as Record<string, unknown> | undefined)?.["id"];
+  return typeof id === "number" || (typeof id === "string" && id !== "") ? String(id) : undefined;
+}

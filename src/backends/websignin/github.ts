@@ -1,14 +1,13 @@
 // github_auth: sign in with GitHub (or GitHub Enterprise), docker_auth's section and behaviour.
 import type { z } from "zod";
-import type { Labels } from "../../config/types.js";
 import { optDuration, optText } from "../../config/fields.js";
 import type { SectionContext } from "../../config/section.js";
-import { BackendError, SignInRefusedError } from "../../errors.js";
+import { BackendError } from "../../errors.js";
 import type { BackendModule } from "../backend.js";
 import { webSignInBackend } from "./backend.js";
 import { buildCommonSignIn, commonSignInShape, type CommonSignInConfig } from "./common-section.js";
-import { baseUri, callbackUrl, errorCode, field, forgeCall, nonsense, revalidateAfterMs, tokensFrom, usableAccount, type ForgeResponse } from "./forge-http.js";
-import type { FlowSecrets, ProviderTokens, Revalidation, SignedInUser, WebSignInProvider } from "./provider.js";
+import { baseUri, callbackUrl, errorCode, field, nonsense, revalidateAfterMs, usableAccount, userId, type ForgeResponse } from "./forge-http.js";
+import { ForgeProvider, type Inspection, type TokenRefusal } from "./forge-provider.js";
 
 // ---------------------------------------------------------------------------
 // Section.
@@ -77,13 +76,8 @@ export async function buildGitHubAuth(raw: RawGitHubAuth, ctx: SectionContext): 
 const SERVICE = "GitHub";
 /** At most this many pages of 100 teams are read (a user in more than 2000 teams is refused as nonsense). */
 const MAX_TEAM_PAGES = 20;
-/** An access token this close to its expiry is refreshed before it is used. */
-const EXPIRY_MARGIN_MS = 60_000;
-
-type Inspection =
-  | { kind: "unauthorized" }
-  | { kind: "refused"; login: string; subject?: string; why: string }
-  | { kind: "allowed"; login: string; subject?: string; labels: Labels };
+/** Token endpoint errors that are regauth's setup being wrong (GitHub answers them with HTTP 200). */
+const MISCONFIGURED_TOKEN_ERRORS = ["incorrect_client_credentials", "redirect_uri_mismatch", "unsupported_grant_type", "invalid_client", "unauthorized_client"];
 
 /**
  * GitHub sign-in as docker_auth does it: the account is the GitHub login (`GET /user`); with
@@ -114,124 +108,56 @@ type Inspection =
  *   expire; docker_auth's revalidation fails once the token has expired.
  * - Tokens never appear in a log line or an error message (docker_auth logs them).
  */
-export class GitHubProvider implements WebSignInProvider {
+export class GitHubProvider extends ForgeProvider<GitHubAuthConfig> {
   readonly key = "github_auth";
-  readonly title = "GitHub";
+  readonly title = SERVICE;
   readonly path = "/github_auth";
-  readonly registryUrl?: string;
-  readonly redirectUri?: string;
+  protected readonly authorizePath = "/login/oauth/authorize";
+  protected readonly tokenPath = "/login/oauth/access_token";
+  protected readonly expiredReason = "the GitHub authorization has expired and could not be renewed";
+  protected readonly tokenMisconfigurationHint = "check github_auth.client_id, client_secret and the OAuth app's callback URL";
+  protected readonly callbackMisconfigurations = {
+    redirect_uri_mismatch: "GitHub refused the callback URL: it must be under the OAuth app's registered callback URL (set github_auth.redirect_url, or register this server's /github_auth URL)",
+  };
 
-  constructor(private readonly config: GitHubAuthConfig) {
-    this.registryUrl = config.common.registryUrl;
-    this.redirectUri = config.redirectUrl;
+  constructor(config: GitHubAuthConfig) {
+    super(config, config.redirectUrl);
   }
 
-  authorizationUrl(flow: FlowSecrets): URL {
-    const u = new URL(`${this.config.webUri}/login/oauth/authorize`);
-    u.searchParams.set("client_id", this.config.common.clientId);
-    u.searchParams.set("redirect_uri", flow.redirectUri);
-    if (this.config.organization) u.searchParams.set("scope", "read:org");
-    u.searchParams.set("state", flow.state);
-    u.searchParams.set("code_challenge", flow.codeChallenge);
-    u.searchParams.set("code_challenge_method", "S256");
-    return u;
+  protected authorizeParams(): Record<string, string> {
+    return this.config.organization ? { scope: "read:org" } : {};
   }
 
-  async complete(callback: URLSearchParams, flow: FlowSecrets): Promise<SignedInUser> {
-    const error = callback.get("error");
-    if (error !== null) {
-      if (error === "access_denied") throw new SignInRefusedError("GitHub sign-in was cancelled: access to your GitHub account was not granted");
-      if (error === "redirect_uri_mismatch") throw new BackendError(SERVICE, "GitHub refused the callback URL: it must be under the OAuth app's registered callback URL (set github_auth.redirect_url, or register this server's /github_auth URL)", { publicMessage: "GitHub sign-in is misconfigured on this server; tell its administrator" });
-      throw new SignInRefusedError(`GitHub refused the sign-in (${errorCode(error)})`);
-    }
-    const code = callback.get("code");
-    if (!code) throw new SignInRefusedError("GitHub sent no authorization code back; sign in again");
-    const tokens = await this.token({ code, redirect_uri: flow.redirectUri, code_verifier: flow.codeVerifier });
-    if (tokens === "rejected") throw new SignInRefusedError("GitHub did not accept the sign-in code (it was used already, has expired, or belongs to another attempt); sign in again");
-    const seen = await this.inspect(tokens.accessToken);
-    if (seen.kind === "unauthorized") throw nonsense(SERVICE, "GitHub refused the token it had just issued (401)");
-    if (seen.kind === "refused") throw new SignInRefusedError(seen.why);
-    return { account: seen.login, labels: seen.labels, tokens: { ...tokens, subject: seen.subject } };
+  /** GitHub answers token errors with HTTP 200 and an `error` field. */
+  protected tokenRefusal(_status: number, error: string | undefined): TokenRefusal | undefined {
+    if (error === undefined) return undefined;
+    return MISCONFIGURED_TOKEN_ERRORS.includes(errorCode(error)) ? "misconfigured" : "rejected";
   }
 
-  revalidateAt(_user: SignedInUser, now: number): number {
-    return now + this.config.revalidateAfterMs;
-  }
-
-  async revalidate(account: string, tokens: ProviderTokens): Promise<Revalidation> {
-    let current = tokens;
-    let refreshed = false;
-    const refresh = async (): Promise<boolean> => {
-      if (!current.refreshToken || refreshed) return false;
-      refreshed = true;
-      const r = await this.token({ grant_type: "refresh_token", refresh_token: current.refreshToken });
-      if (r === "rejected") return false;
-      current = { ...r, refreshToken: r.refreshToken ?? current.refreshToken, subject: current.subject };
-      return true;
-    };
-    if (current.expiresAt !== undefined && current.expiresAt - EXPIRY_MARGIN_MS <= Date.now() && !(await refresh()))
-      return { ok: false, reason: "the GitHub authorization has expired and could not be renewed" };
-    let seen = await this.inspect(current.accessToken);
-    if (seen.kind === "unauthorized" && (await refresh())) seen = await this.inspect(current.accessToken);
-    if (seen.kind === "unauthorized") return { ok: false, reason: "GitHub no longer accepts the sign-in's token (it was revoked or has expired)" };
-    // The user id is stable across renames: a token whose user id changed is not this sign-in's.
-    if (tokens.subject !== undefined && seen.subject !== undefined && seen.subject !== tokens.subject) return { ok: false, reason: `the stored GitHub token is for another GitHub user now` };
-    if (seen.login !== account) return { ok: false, reason: `the stored GitHub token is now for ${seen.login}, not ${account}` };
-    if (seen.kind === "refused") return { ok: false, reason: seen.why };
-    return { ok: true, labels: seen.labels, tokens: current };
-  }
-
-  // --- GitHub's endpoints -------------------------------------------------
-
-  /** The token endpoint: a code (or a refresh token) for tokens; "rejected" when GitHub refuses the grant itself. */
-  private async token(params: Record<string, string>): Promise<ProviderTokens | "rejected"> {
-    const body = new URLSearchParams({ client_id: this.config.common.clientId, client_secret: this.config.common.clientSecret.reveal(), ...params });
-    const res = await forgeCall(SERVICE, `${this.config.webUri}/login/oauth/access_token`, {
-      method: "POST",
-      headers: { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "regauth" },
-      body: body.toString(),
-      timeoutMs: this.config.common.httpTimeoutMs,
-    });
-    const error = field(res.json, "error");
-    if (error !== undefined) {
-      const code = errorCode(error);
-      if (["incorrect_client_credentials", "redirect_uri_mismatch", "unsupported_grant_type", "invalid_client", "unauthorized_client"].includes(code))
-        throw new BackendError(SERVICE, `the token endpoint refused regauth's request: ${code} (check github_auth.client_id, client_secret and the OAuth app's callback URL)`, {
-          publicMessage: "GitHub sign-in is misconfigured on this server; tell its administrator",
-        });
-      return "rejected";
-    }
-    if (res.status !== 200) throw nonsense(SERVICE, `the token endpoint answered ${res.status}`);
-    const tokens = tokensFrom(res.json, Date.now());
-    if (!tokens) throw nonsense(SERVICE, "the token endpoint's answer has no access_token");
-    return tokens;
-  }
+  // --- GitHub's API -------------------------------------------------------
 
   private async api(token: string, url: string): Promise<ForgeResponse> {
-    return forgeCall(SERVICE, url, {
-      headers: { Authorization: `Bearer ${token}`, Accept: "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "regauth" },
-      timeoutMs: this.config.common.httpTimeoutMs,
-    });
+    return this.bearerGet(token, url, { Accept: "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28" });
   }
 
   /** Who the token is for, and whether the config lets them in (with their teams). */
-  private async inspect(token: string): Promise<Inspection> {
+  protected async inspect(token: string): Promise<Inspection> {
     const me = await this.api(token, `${this.config.apiUri}/user`);
     if (me.status === 401) return { kind: "unauthorized" };
     this.failOnLimit(me, "/user");
     if (me.status !== 200) throw nonsense(SERVICE, `GET /user answered ${me.status}`);
     const login = field(me.json, "login");
     if (!usableAccount(login)) throw nonsense(SERVICE, "GET /user gave no usable login");
-    const subject = idOf(me.json);
+    const subject = userId(me.json);
     const org = this.config.organization;
-    if (!org) return { kind: "allowed", login, subject, labels: {} };
+    if (!org) return { kind: "allowed", account: login, subject, labels: {} };
 
     const member = await this.membership(token, `/orgs/${encodeURIComponent(org)}/members/${encodeURIComponent(login)}`, true);
     if (member === "unauthorized") return { kind: "unauthorized" };
-    if (member !== "member") return { kind: "refused", login, subject, why: member === "outsider" ? `${login} is not a member of the GitHub organization ${org}` : member.forbidden };
+    if (member !== "member") return { kind: "refused", account: login, subject, why: member === "outsider" ? `${login} is not a member of the GitHub organization ${org}` : member.forbidden };
     const teams = await this.teams(token);
     if (teams === "unauthorized") return { kind: "unauthorized" };
-    return { kind: "allowed", login, subject, labels: { teams } };
+    return { kind: "allowed", account: login, subject, labels: { teams } };
   }
 
   private async membership(token: string, path: string, followToPublic: boolean): Promise<"member" | "outsider" | "unauthorized" | { forbidden: string }> {
@@ -313,9 +239,3 @@ export const githubAuthBackend: BackendModule<RawGitHubAuth, GitHubAuthConfig> =
   build: buildGitHubAuth,
   create: (config, services) => webSignInBackend(new GitHubProvider(config), config.common, services),
 };
-
-/** The user's numeric id from `GET /user`, as text (ProviderTokens.subject). */
-function idOf(me: unknown): string | undefined {
-  const id = (me as Record<string, unknown> | undefined)?.["id"];
-  return typeof id === "number" || (typeof id === "string" && id !== "") ? String(id) : undefined;
-}

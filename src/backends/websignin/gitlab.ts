@@ -1,14 +1,13 @@
 // gitlab_auth: sign in with GitLab (gitlab.com or self-managed), docker_auth's section and behaviour.
 import type { z } from "zod";
-import type { Labels } from "../../config/types.js";
 import { optDuration, optText } from "../../config/fields.js";
 import type { SectionContext } from "../../config/section.js";
-import { BackendError, SignInRefusedError } from "../../errors.js";
+import { BackendError } from "../../errors.js";
 import type { BackendModule } from "../backend.js";
 import { webSignInBackend } from "./backend.js";
 import { buildCommonSignIn, commonSignInShape, type CommonSignInConfig } from "./common-section.js";
-import { baseUri, callbackUrl, errorCode, field, forgeCall, nonsense, revalidateAfterMs, tokensFrom, usableAccount, type ForgeResponse } from "./forge-http.js";
-import type { FlowSecrets, ProviderTokens, Revalidation, SignedInUser, WebSignInProvider } from "./provider.js";
+import { baseUri, callbackUrl, errorCode, field, nonsense, revalidateAfterMs, usableAccount, userId, type ForgeResponse } from "./forge-http.js";
+import { ForgeProvider, type Inspection, type TokenRefusal } from "./forge-provider.js";
 
 // ---------------------------------------------------------------------------
 // Section.
@@ -76,14 +75,6 @@ export async function buildGitLabAuth(raw: RawGitLabAuth, ctx: SectionContext): 
 // Provider.
 
 const SERVICE = "GitLab";
-const EXPIRY_MARGIN_MS = 60_000;
-
-type Inspection =
-  | { kind: "unauthorized" }
-  /** GitLab refuses this account's token outright (403: blocked or deactivated). */
-  | { kind: "denied"; why: string }
-  | { kind: "refused"; username: string; subject?: string; why: string }
-  | { kind: "allowed"; username: string; subject?: string; labels: Labels };
 
 /**
  * GitLab sign-in: the account is the GitLab username (`GET /user`, as in docker_auth). With
@@ -115,109 +106,48 @@ type Inspection =
  * kept (the revalidation fails with a BackendError), and since GitLab rotates refresh tokens
  * the user will have to sign in again once it is back.
  */
-export class GitLabProvider implements WebSignInProvider {
+export class GitLabProvider extends ForgeProvider<GitLabAuthConfig> {
   readonly key = "gitlab_auth";
-  readonly title = "GitLab";
+  readonly title = SERVICE;
   readonly path = "/gitlab_auth";
-  readonly registryUrl?: string;
-  readonly redirectUri?: string;
+  protected readonly authorizePath = "/oauth/authorize";
+  protected readonly tokenPath = "/oauth/token";
+  protected readonly expiredReason = "the GitLab authorization has expired and could not be renewed (it was revoked, or the refresh token has expired)";
+  protected readonly tokenMisconfigurationHint = "check gitlab_auth.client_id, client_secret and the application's redirect URI";
+  protected readonly callbackMisconfigurations = {
+    invalid_scope: "GitLab refused the requested scopes: the GitLab application must allow read_user (and openid when gitlab_auth.organization is set)",
+  };
 
-  constructor(private readonly config: GitLabAuthConfig) {
-    this.registryUrl = config.common.registryUrl;
-    this.redirectUri = config.redirectUri;
+  constructor(config: GitLabAuthConfig) {
+    super(config, config.redirectUri);
   }
 
-  authorizationUrl(flow: FlowSecrets): URL {
-    const u = new URL(`${this.config.webUri}/oauth/authorize`);
-    u.searchParams.set("client_id", this.config.common.clientId);
-    u.searchParams.set("redirect_uri", flow.redirectUri);
-    u.searchParams.set("response_type", "code");
-    u.searchParams.set("state", flow.state);
-    u.searchParams.set("scope", this.config.organization ? "read_user openid" : "read_user");
-    u.searchParams.set("code_challenge", flow.codeChallenge);
-    u.searchParams.set("code_challenge_method", "S256");
-    return u;
+  protected authorizeParams(): Record<string, string> {
+    return { response_type: "code", scope: this.config.organization ? "read_user openid" : "read_user" };
   }
 
-  async complete(callback: URLSearchParams, flow: FlowSecrets): Promise<SignedInUser> {
-    const error = callback.get("error");
-    if (error !== null) {
-      if (error === "access_denied") throw new SignInRefusedError("GitLab sign-in was cancelled: access to your GitLab account was not granted");
-      if (error === "invalid_scope")
-        throw new BackendError(SERVICE, "GitLab refused the requested scopes: the GitLab application must allow read_user (and openid when gitlab_auth.organization is set)", { publicMessage: "GitLab sign-in is misconfigured on this server; tell its administrator" });
-      throw new SignInRefusedError(`GitLab refused the sign-in (${errorCode(error)})`);
-    }
-    const code = callback.get("code");
-    if (!code) throw new SignInRefusedError("GitLab sent no authorization code back; sign in again");
-    const tokens = await this.token({ grant_type: this.config.grantType, code, redirect_uri: flow.redirectUri, code_verifier: flow.codeVerifier });
-    if (tokens === "rejected") throw new SignInRefusedError("GitLab did not accept the sign-in code (it was used already, has expired, or belongs to another attempt); sign in again");
-    const seen = await this.inspect(tokens.accessToken);
-    if (seen.kind === "unauthorized") throw nonsense(SERVICE, "GitLab refused the token it had just issued (401)");
-    if (seen.kind === "refused" || seen.kind === "denied") throw new SignInRefusedError(seen.why);
-    return { account: seen.username, labels: seen.labels, tokens: { ...tokens, subject: seen.subject } };
+  /** The code exchange names its grant type; a refresh repeats the configured redirect URI. */
+  protected override extraTokenParams(grant: "authorization_code" | "refresh_token"): Record<string, string> {
+    if (grant === "authorization_code") return { grant_type: this.config.grantType };
+    return this.config.redirectUri ? { redirect_uri: this.config.redirectUri } : {};
   }
 
-  revalidateAt(_user: SignedInUser, now: number): number {
-    return now + this.config.revalidateAfterMs;
+  /** GitLab answers token errors as OAuth 2 has it: 400, or 401 for the client's own credentials. */
+  protected tokenRefusal(status: number, error: string | undefined): TokenRefusal | undefined {
+    if (error === undefined && status !== 400 && status !== 401) return undefined;
+    const code = errorCode(error);
+    if (code === "invalid_client" || code === "unauthorized_client" || code === "unsupported_grant_type" || (status === 401 && error === undefined)) return "misconfigured";
+    if (status >= 500) return "unexpected";
+    return "rejected";
   }
 
-  async revalidate(account: string, tokens: ProviderTokens): Promise<Revalidation> {
-    let current = tokens;
-    let refreshed = false;
-    const refresh = async (): Promise<boolean> => {
-      if (!current.refreshToken || refreshed) return false;
-      refreshed = true;
-      const params: Record<string, string> = { grant_type: "refresh_token", refresh_token: current.refreshToken };
-      if (this.config.redirectUri) params["redirect_uri"] = this.config.redirectUri;
-      const r = await this.token(params);
-      if (r === "rejected") return false;
-      current = { ...r, refreshToken: r.refreshToken ?? current.refreshToken, subject: current.subject };
-      return true;
-    };
-    if (current.expiresAt !== undefined && current.expiresAt - EXPIRY_MARGIN_MS <= Date.now() && !(await refresh()))
-      return { ok: false, reason: "the GitLab authorization has expired and could not be renewed (it was revoked, or the refresh token has expired)" };
-    let seen = await this.inspect(current.accessToken);
-    if (seen.kind === "unauthorized" && (await refresh())) seen = await this.inspect(current.accessToken);
-    if (seen.kind === "unauthorized") return { ok: false, reason: "GitLab no longer accepts the sign-in's token (it was revoked or has expired)" };
-    if (seen.kind === "denied") return { ok: false, reason: seen.why };
-    // The user id is stable across renames: a token whose user id changed is not this sign-in's.
-    if (tokens.subject !== undefined && seen.subject !== undefined && seen.subject !== tokens.subject) return { ok: false, reason: `the stored GitLab token is for another GitLab user now` };
-    if (seen.username !== account) return { ok: false, reason: `the stored GitLab token is now for ${seen.username}, not ${account}` };
-    if (seen.kind === "refused") return { ok: false, reason: seen.why };
-    return { ok: true, labels: seen.labels, tokens: current };
-  }
-
-  // --- GitLab's endpoints -------------------------------------------------
-
-  private async token(params: Record<string, string>): Promise<ProviderTokens | "rejected"> {
-    const body = new URLSearchParams({ client_id: this.config.common.clientId, client_secret: this.config.common.clientSecret.reveal(), ...params });
-    const res = await forgeCall(SERVICE, `${this.config.webUri}/oauth/token`, {
-      method: "POST",
-      headers: { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "regauth" },
-      body: body.toString(),
-      timeoutMs: this.config.common.httpTimeoutMs,
-    });
-    const error = field(res.json, "error");
-    if (error !== undefined || res.status === 400 || res.status === 401) {
-      const code = errorCode(error);
-      if (code === "invalid_client" || code === "unauthorized_client" || code === "unsupported_grant_type" || (res.status === 401 && error === undefined))
-        throw new BackendError(SERVICE, `the token endpoint refused regauth's request: ${code} (check gitlab_auth.client_id, client_secret and the application's redirect URI)`, {
-          publicMessage: "GitLab sign-in is misconfigured on this server; tell its administrator",
-        });
-      if (res.status >= 500) throw nonsense(SERVICE, `the token endpoint answered ${res.status}`);
-      return "rejected";
-    }
-    if (res.status !== 200) throw nonsense(SERVICE, `the token endpoint answered ${res.status}`);
-    const tokens = tokensFrom(res.json, Date.now());
-    if (!tokens) throw nonsense(SERVICE, "the token endpoint's answer has no access_token");
-    return tokens;
-  }
+  // --- GitLab's API -------------------------------------------------------
 
   private async call(token: string, url: string): Promise<ForgeResponse> {
-    return forgeCall(SERVICE, url, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json", "User-Agent": "regauth" }, timeoutMs: this.config.common.httpTimeoutMs });
+    return this.bearerGet(token, url, { Accept: "application/json" });
   }
 
-  private async inspect(token: string): Promise<Inspection> {
+  protected async inspect(token: string): Promise<Inspection> {
     const me = await this.call(token, `${this.config.apiUri}/user`);
     if (me.status === 401) return { kind: "unauthorized" };
     failOnLimit(me, "/user");
@@ -226,19 +156,16 @@ export class GitLabProvider implements WebSignInProvider {
     if (me.status !== 200) throw nonsense(SERVICE, `GET /user answered ${me.status}`);
     const username = field(me.json, "username");
     if (!usableAccount(username)) throw nonsense(SERVICE, "GET /user gave no usable username");
-    const subject = idOf(me.json);
+    const subject = userId(me.json);
     const state = field(me.json, "state");
-    if (state !== undefined && state !== "active") return { kind: "refused", username, subject, why: `the GitLab account ${username} is ${state.replace(/[^a-z_ ]/gi, "").slice(0, 40)}` };
+    if (state !== undefined && state !== "active") return { kind: "refused", account: username, subject, why: `the GitLab account ${username} is ${state.replace(/[^a-z_ ]/gi, "").slice(0, 40)}` };
     const org = this.config.organization;
-    if (!org) return { kind: "allowed", username, subject, labels: {} };
+    if (!org) return { kind: "allowed", account: username, subject, labels: {} };
 
     const info = await this.call(token, `${this.config.webUri}/oauth/userinfo`);
     if (info.status === 401) return { kind: "unauthorized" };
     failOnLimit(info, "/oauth/userinfo");
-    if (info.status === 403)
-      throw new BackendError(SERVICE, "GET /oauth/userinfo answered 403: the token lacks the openid scope; the GitLab application must allow openid for gitlab_auth.organization", {
-        publicMessage: "GitLab sign-in is misconfigured on this server; tell its administrator",
-      });
+    if (info.status === 403) throw this.misconfigured("GET /oauth/userinfo answered 403: the token lacks the openid scope; the GitLab application must allow openid for gitlab_auth.organization");
     if (info.status !== 200) throw nonsense(SERVICE, `GET /oauth/userinfo answered ${info.status}`);
     const sub = (info.json as Record<string, unknown> | undefined)?.["sub"];
     if (sub !== undefined && subject !== undefined && String(sub) !== subject) throw nonsense(SERVICE, "/oauth/userinfo and /user describe different users");
@@ -246,8 +173,8 @@ export class GitLabProvider implements WebSignInProvider {
     if (groups !== undefined && !Array.isArray(groups)) throw nonsense(SERVICE, "/oauth/userinfo's groups is not a list");
     const lower = org.toLowerCase();
     const inOrg = ((groups ?? []) as unknown[]).filter((g): g is string => typeof g === "string" && (g.toLowerCase() === lower || g.toLowerCase().startsWith(`${lower}/`)));
-    if (!inOrg.some((g) => g.toLowerCase() === lower)) return { kind: "refused", username, subject, why: `${username} is not a member of the GitLab group ${org}` };
-    return { kind: "allowed", username, subject, labels: { groups: [...new Set(inOrg)].sort() } };
+    if (!inOrg.some((g) => g.toLowerCase() === lower)) return { kind: "refused", account: username, subject, why: `${username} is not a member of the GitLab group ${org}` };
+    return { kind: "allowed", account: username, subject, labels: { groups: [...new Set(inOrg)].sort() } };
   }
 }
 
@@ -266,9 +193,3 @@ export const gitlabAuthBackend: BackendModule<RawGitLabAuth, GitLabAuthConfig> =
   build: buildGitLabAuth,
   create: (config, services) => webSignInBackend(new GitLabProvider(config), config.common, services),
 };
-
-/** The user's numeric id from `GET /user`, as text (ProviderTokens.subject). */
-function idOf(me: unknown): string | undefined {
-  const id = (me as Record<string, unknown> | undefined)?.["id"];
-  return typeof id === "number" || (typeof id === "string" && id !== "") ? String(id) : undefined;
-}

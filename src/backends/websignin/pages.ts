@@ -116,7 +116,8 @@ export function sendPage(res: ServerResponse, status: number, html: string, extr
   res.end(body);
 }
 
-export const STYLE = `:root { color-scheme: light; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+export const STYLE = `[hidden] { display: none !important; }
+:root { color-scheme: light; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 body { margin: 0; background: #f4f5f7; color: #1b1f24; line-height: 1.5; }
 main { max-width: 40rem; margin: 3rem auto; padding: 2rem; background: #fff; border: 1px solid #d0d4da; border-radius: 8px; }
 h1 { font-size: 1.5rem; margin-top: 0; }
