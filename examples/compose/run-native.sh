@@ -62,7 +62,7 @@ CONF
 pids+=($!)
 ldap=(-x -H "ldap://127.0.0.1:$ldap_port" -D "cn=admin,dc=example,dc=org" -w "$(cat "$here/regauth/ldap-bind-password")")
 wait_for slapd ldapsearch "${ldap[@]}" -b "" -s base
-# The directory's root entry (osixia/openldap creates it itself in the compose version), then the seed.
+# The directory's root entry (the ldap image's entrypoint makes it in the compose version), then the seed.
 printf 'dn: dc=example,dc=org\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n' | ldapadd "${ldap[@]}" >/dev/null
 ldapadd "${ldap[@]}" -f "$here/ldap/seed.ldif" >/dev/null
 ldapsearch "${ldap[@]}" -b "dc=example,dc=org" "(uid=alice)" memberOf | grep -q "memberOf: cn=dev" || fail "memberOf was not computed"

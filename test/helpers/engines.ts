@@ -2,7 +2,7 @@
 // containerd (with ctr), each with its own root, state and socket in a temp dir, so nothing of the
 // machine's own engines or credentials is touched. Both need root, as CI runs. Stopped by PID.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -48,17 +48,47 @@ export interface RunningDocker {
   /** The docker CLI against this engine, with its own config dir (`config.json`). */
   docker(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   configDir: string;
+  /** DOCKER_HOST and DOCKER_CONFIG for this engine (with the rest of process.env), for other clients such as docker-compose. */
+  env: NodeJS.ProcessEnv;
+  /** The engine's own log so far (for failure messages). */
+  log(): string;
   stop(): Promise<void>;
 }
 
-/** dockerd with vfs storage and no networking of its own: enough to import, push and pull. */
-export async function startDocker(): Promise<RunningDocker> {
-  const dir = await mkdtemp(join(tmpdir(), "regauth-dockerd-"));
+export interface DockerOptions {
+  /**
+   * The engine's storage driver: `vfs` (the default; works on any file system, but copies
+   * every layer whole) or `overlay2` (needed to build real images in reasonable time and space).
+   */
+  storageDriver?: "vfs" | "overlay2";
+  /** Where the engine keeps its state (default: the system's temp dir). */
+  parentDir?: string;
+}
+
+/** Unmount whatever is still mounted under `dir` (an engine's netns and overlay mounts), deepest first. */
+export async function unmountUnder(dir: string): Promise<void> {
+  const info = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
+  const points = info
+    .split("\n")
+    .map((l) => l.split(" ")[4] ?? "")
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const p of points) await run("umount", ["-l", p]).catch(() => undefined);
+}
+
+/**
+ * dockerd with no networking of its own (no bridge, no iptables: it changes nothing of the
+ * machine's network), vfs storage unless asked otherwise: enough to import, push and pull.
+ * Containers may still use `--network host` or a user-defined bridge network (a compose
+ * project's own network), whose published ports the engine's userland proxy serves.
+ */
+export async function startDocker(opts: DockerOptions = {}): Promise<RunningDocker> {
+  const dir = await mkdtemp(join(opts.parentDir ?? tmpdir(), "regauth-dockerd-"));
   const sock = join(dir, "docker.sock");
   const configDir = join(dir, "cfg");
   const proc = spawn(
     DOCKERD_BIN,
-    ["--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"), "--pidfile", join(dir, "docker.pid"), "-H", `unix://${sock}`, "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs", "--containerd-namespace", `regauth-${process.pid}`],
+    ["--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"), "--pidfile", join(dir, "docker.pid"), "-H", `unix://${sock}`, "--iptables=false", "--ip6tables=false", "--bridge=none", `--storage-driver=${opts.storageDriver ?? "vfs"}`, "--containerd-namespace", `regauth-${process.pid}`],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   killOnExit(proc);
@@ -80,9 +110,21 @@ export async function startDocker(): Promise<RunningDocker> {
   return {
     docker,
     configDir,
+    env,
+    log: () => log,
     async stop() {
       await stopProc(proc);
-      await rm(dir, { recursive: true, force: true });
+      // The engine leaves its network namespace (and, after a crash, overlay mounts) mounted under its dir.
+      for (let attempt = 1; ; attempt++) {
+        await unmountUnder(dir);
+        try {
+          await rm(dir, { recursive: true, force: true });
+          return;
+        } catch (e) {
+          if (attempt >= 5) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     },
   };
 }
