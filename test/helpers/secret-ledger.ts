@@ -23,3 +23,15 @@ export function keepWritten(what: string, text: string): void {
   mkdirSync(join(DIR, "written"), { recursive: true });
   writeFileSync(join(DIR, "written", `${process.pid}-${randomBytes(4).toString("hex")}-${what}`), text);
 }
+
+const atExit: { what: string; text: () => string }[] = [];
+
+/**
+ * Keep what an in-memory log sink collected once the test process ends: for sinks that have no
+ * stop of their own (the ext harness, a test's own logger). One exit listener for all of them.
+ */
+export function keepAtExit(what: string, text: () => string): void {
+  if (!DIR) return;
+  if (atExit.length === 0) process.once("exit", () => atExit.forEach((s) => keepWritten(s.what, s.text())));
+  atExit.push({ what, text });
+}

@@ -19,6 +19,7 @@ import { createLogger } from "../../src/log.js";
 import { Secret } from "../../src/secret.js";
 import { RegauthServer } from "../../src/server/server.js";
 import { freePort } from "../helpers/ports.js";
+import { keepAtExit } from "../helpers/secret-ledger.js";
 import { ROOT, startRegauth, testHash, writeKeyPair, decodeJwt } from "../helpers/regauth.js";
 
 let dir: string;
@@ -62,6 +63,7 @@ function memoryLog(): { lines: string[]; log: ReturnType<typeof createLogger> } 
       cb();
     },
   });
+  keepAtExit("runtime-test-log", () => lines.join("\n"));
   return { lines, log: createLogger("debug", sink) };
 }
 

@@ -11,6 +11,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { createLogger } from "../../src/log.js";
 import { RegauthServer } from "../../src/server/server.js";
 import { testHash, writeKeyPair } from "../helpers/regauth.js";
+import { keepAtExit } from "../helpers/secret-ledger.js";
 
 const PASSWORD = "s3cret-Passw0rd";
 let dir: string;
@@ -85,6 +86,7 @@ ${extra}
       cb();
     },
   });
+  keepAtExit("server-test-log", () => logLines.join("\n"));
   server = await RegauthServer.start(config, createLogger("info", sink));
   const addr = server.address();
   assert.ok(typeof addr !== "string");

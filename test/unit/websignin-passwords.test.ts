@@ -20,6 +20,7 @@ import { createLogger } from "../../src/log.js";
 import { Secret } from "../../src/secret.js";
 import { SqliteTokenStore } from "../../src/stores/sqlite/sqlite-store.js";
 import type { TokenStore } from "../../src/stores/token-store.js";
+import { keepAtExit } from "../helpers/secret-ledger.js";
 
 const DAY_MS = 86_400_000;
 const LIFETIME_MS = 30 * DAY_MS;
@@ -83,6 +84,7 @@ let dir: string;
 let n = 0;
 /** Everything every SignInPasswords of this file logged, at debug level. */
 let logText = "";
+keepAtExit("websignin-passwords-log", () => logText);
 const log = createLogger(
   "debug",
   new Writable({
