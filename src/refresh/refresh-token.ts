@@ -52,7 +52,7 @@ export const refreshTokenId = (text: string) => secretTokenId(REFRESH_PREFIX, te
 /** The id and the secret's hash of a well-formed token; undefined for anything else. */
 export const parseRefreshToken = (token: string) => parseSecretToken(REFRESH_PREFIX, token);
 
-/** Compares two credential proofs (short hex digests) in constant time. */
+/** Compares two short secrets as text (credential proofs, a sign-in's state) in constant time. */
 export function sameProof(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);

@@ -1,7 +1,8 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { BackendError, BadRequestError, InternalError, RegauthError, SignInRefusedError } from "../../errors.js";
+import { sameProof } from "../../refresh/refresh-token.js";
 import type { Backend, BackendServices } from "../backend.js";
 import type { CommonSignInConfig } from "./common-section.js";
 import { messagePage, resultPage, sendPage } from "./pages.js";
@@ -26,12 +27,6 @@ const b64 = (n: number) => randomBytes(n).toString("base64url");
 function newFlow(redirectUri: string): FlowSecrets {
   const codeVerifier = b64(32);
   return { state: b64(24), nonce: b64(24), codeVerifier, codeChallenge: createHash("sha256").update(codeVerifier).digest("base64url"), redirectUri };
-}
-
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function readCookie(req: IncomingMessage, name: string): string | undefined {
@@ -101,7 +96,7 @@ export async function webSignInBackend(provider: WebSignInProvider, common: Comm
       log.info({ backend: provider.key, error: providerError.slice(0, 100) }, "web sign-in refused at the provider");
       return refuse(403, "Sign-in was not completed", `${provider.title} answered: ${providerError.slice(0, 100)}${detail ? ` (${detail.slice(0, 200)})` : ""}.`);
     }
-    if (!sameText(params.get("state") ?? "", flow.state)) {
+    if (!sameProof(params.get("state") ?? "", flow.state)) {
       log.warn({ backend: provider.key }, "web sign-in callback with a state that does not match its cookie");
       return refuse(400, "This sign-in cannot be completed", "The answer from the provider does not belong to the sign-in this browser started. Start again.");
     }
