@@ -7,7 +7,14 @@ import { inspect } from "node:util";
  */
 export class Secret {
   readonly #value: string;
-  constructor(value: string) {
+  /**
+   * `supplied`: false for the empty password of a request that sent no credentials at all, which
+   * no password check can match: a method refuses it without spending bcrypt on it.
+   */
+  constructor(
+    value: string,
+    readonly supplied = true,
+  ) {
     this.#value = value;
   }
   reveal(): string {

@@ -27,13 +27,16 @@ export class AuthnChain {
   ) {}
 
   async authenticate(user: string, password: Secret, suppliedCredentials = true): Promise<ChainResult> {
-    const hit = this.cache.get(user, password);
+    // Without credentials there is no password check to save (anonymous access, a user listed
+    // without a password): the cache would cost a digest per request and hold nothing new.
+    const cache = suppliedCredentials ? this.cache : undefined;
+    const hit = cache?.get(user, password);
     if (hit) return { ok: true, labels: hit.labels, method: hit.method, cached: true };
     for (const a of this.authenticators) {
       const r = await observed(this.observe, a.name, () => a.authenticate(user, password), authnResult);
       if (r.kind === "no-match") continue;
       if (r.kind === "denied") return { ok: false };
-      this.cache.set(user, password, r.labels, a.name);
+      cache?.set(user, password, r.labels, a.name);
       return { ok: true, labels: r.labels, method: a.name, cached: false };
     }
     if (suppliedCredentials) await verifyPassword(password.reveal(), this.dummyHash);

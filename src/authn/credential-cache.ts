@@ -9,7 +9,7 @@ interface Entry {
 
 /**
  * Successful logins, remembered for a short time so that a client's burst of
- * token requests pays bcrypt (or an LDAP round trip) once. Keyed by an HMAC of
+ * token requests pays bcrypt (or an LDAP round trip) once. Keyed by a digest of
  * user and password under a per-process random key: the plaintext is never
  * stored, and the key dies with the instance, which is rebuilt on config reload.
  * Failures are never cached.

@@ -1,34 +1,61 @@
+import { pino } from "pino";
 import type { Logger } from "../log.js";
 import type { EventSink, TokenEvent } from "./token-event.js";
 
-/** The request log: one `info` line per token request, the field names docker_auth users grep for. */
+/** Where a pino logger writes: the stream it was built with (stdout, a file, a test's sink). */
+type Destination = { write(line: string): unknown };
+
+/**
+ * The ISO time of the current millisecond, as pino's `isoTime` writes it: at thousands of lines
+ * a second most lines share their millisecond with the one before.
+ */
+let lastMs = -1;
+let lastIso = "";
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
+/** `,"key":"value"` for a string that may hold anything a client sent; nothing when undefined. */
+const str = (key: string, v: string | undefined) => (v === undefined ? "" : `,"${key}":${JSON.stringify(v)}`);
+const list = (key: string, v: readonly string[] | undefined) => (v === undefined ? "" : `,"${key}":${JSON.stringify(v)}`);
+const bool = (key: string, v: boolean | undefined) => (v === undefined ? "" : `,"${key}":${v}`);
+
+/**
+ * The request log: one `info` line per token request, the field names docker_auth users grep for.
+ *
+ * This is the one line written at the request rate, so it is serialised here, field by field,
+ * into exactly what pino writes for the same object (level, time, fields, msg), and handed to
+ * the logger's own destination: pino's generic path (key walk, redaction, hooks) cost about
+ * 9 µs a line, a sixth of an anonymous pull. A TokenEvent holds no secret by type, so the
+ * redaction pino would apply has nothing to find here; every other line still goes through pino.
+ */
 export function logSink(log: Logger): EventSink {
+  const destination = (log as unknown as Record<symbol, Destination>)[pino.symbols.streamSym];
   return {
     token(e: TokenEvent) {
       if (!log.isLevelEnabled("info")) return;
-      log.info(
-        {
-          event: "token",
-          request_id: e.requestId,
-          method: e.method,
-          grant: e.grant,
-          client_ip: e.clientIp,
-          account: e.account,
-          service: e.service,
-          client_id: e.clientId,
-          requested: e.requested,
-          granted: e.granted,
-          authn: e.authn,
-          cached: e.cached,
-          refresh_token_issued: e.refreshToken,
-          rules: e.rules,
-          outcome: e.outcome,
-          status: e.status,
-          error: e.error,
-          detail: e.detail,
-          duration_ms: e.durationMs,
-        },
-        "token request",
+      destination.write(
+        `{"level":"info","time":"${isoNow()}","event":"token","request_id":${e.requestId},"method":${JSON.stringify(e.method)}` +
+          str("grant", e.grant) +
+          str("client_ip", e.clientIp) +
+          str("account", e.account) +
+          str("service", e.service) +
+          str("client_id", e.clientId) +
+          list("requested", e.requested) +
+          list("granted", e.granted) +
+          str("authn", e.authn) +
+          bool("cached", e.cached) +
+          bool("refresh_token_issued", e.refreshToken) +
+          list("rules", e.rules) +
+          `,"outcome":"${e.outcome}","status":${e.status}` +
+          str("error", e.error) +
+          str("detail", e.detail) +
+          `,"duration_ms":${e.durationMs},"msg":"token request"}\n`,
       );
     },
   };

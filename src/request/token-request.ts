@@ -49,7 +49,7 @@ export function parseTokenRequest(params: Map<string, string[]>, authorization: 
   return {
     clientIp,
     account,
-    password: password ?? new Secret(""),
+    password: password ?? new Secret("", false),
     hasCredentials: user !== undefined,
     service: first(params, "service") ?? "",
     scopes: parseScopes(params.get("scope") ?? []),

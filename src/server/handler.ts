@@ -9,7 +9,7 @@ import { formatScope } from "../request/scope.js";
 import { parseTokenRequest } from "../request/token-request.js";
 import { jwksDocument } from "../token/jwks.js";
 import { clientIp } from "./client-ip.js";
-import { sendError, sendJson, sendMetrics, sendOAuthError } from "./respond.js";
+import { sendError, sendJson, sendMetrics, sendOAuthError, sendToken } from "./respond.js";
 import { PasswordChecksBusyError } from "../authn/password-gate.js";
 import { indexPage, SCRIPT, SCRIPT_PATH, sendAsset, sendPage, STYLE, STYLE_PATH } from "../backends/websignin/pages.js";
 
@@ -183,17 +183,10 @@ export function createHandler(getApp: () => App, log: Logger, events: EventSink,
       event.rules = result.rules;
       event.outcome = "issued";
       event.status = 200;
-      const body: Record<string, unknown> = {
-        token: result.token.token,
-        access_token: result.token.token,
-        expires_in: result.token.expiresIn,
-        issued_at: result.token.issuedAt.toISOString(),
-      };
-      // RFC 6749 §5.1: the scope granted, which may be narrower than the one asked for.
-      if (oauth) body.scope = result.access.filter((a) => a.actions.length > 0).map((a) => formatScope(a, a.actions)).join(" ");
-      if (result.refreshToken) body.refresh_token = result.refreshToken;
       event.refreshToken = result.refreshToken !== undefined;
-      sendJson(res, 200, body);
+      // RFC 6749 §5.1: the form answers with the scope granted, which may be narrower than the one asked for.
+      const scope = oauth ? result.access.filter((a) => a.actions.length > 0).map((a) => formatScope(a, a.actions)).join(" ") : undefined;
+      sendToken(res, result.token, scope !== undefined || result.refreshToken !== undefined ? { scope, refreshToken: result.refreshToken } : undefined);
     } catch (e) {
       if (e instanceof ClientGoneError) {
         event.outcome = "bad_request";

@@ -1,6 +1,7 @@
 import { METRICS_CONTENT_TYPE } from "../metrics/serve-metrics.js";
 import type { ServerResponse } from "node:http";
 import { MethodNotAllowedError, RegauthError, RetryLaterError, TooManyRequestsError } from "../errors.js";
+import type { SignedToken } from "../token/sign.js";
 
 const JSON_HEADERS = ["content-type", "application/json; charset=utf-8", "x-content-type-options", "nosniff"] as const;
 
@@ -14,6 +15,32 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   list.push("cache-control", cacheControl);
   res.writeHead(status, list);
   res.end(text);
+}
+
+/**
+ * The body of a plain token answer (no `scope`, no refresh token), by token: identical grants
+ * within a second share one SignedToken (see TokenSigner), so they share these bytes too, and
+ * the answer costs no JSON encoding, no UTF-8 scan and no string copy. Weak: a body lives as
+ * long as its token is kept for reuse, and no longer.
+ */
+const plainBodies = new WeakMap<SignedToken, Buffer>();
+
+/**
+ * A token answer, with docker_auth's fields (`token` and `access_token` both, as clients read
+ * either), `expires_in`, `issued_at`, and for the OAuth2 form the granted `scope`, and a
+ * refresh token when one was issued. A JWS is base64url and dots: ASCII, nothing to escape.
+ */
+export function sendToken(res: ServerResponse, token: SignedToken, extra?: { scope?: string; refreshToken?: string }): void {
+  let body = extra ? undefined : plainBodies.get(token);
+  if (!body) {
+    let text = `{"token":"${token.token}","access_token":"${token.token}","expires_in":${token.expiresIn},"issued_at":"${token.issuedAt.toISOString()}"`;
+    if (extra?.scope !== undefined) text += `,"scope":${JSON.stringify(extra.scope)}`;
+    if (extra?.refreshToken !== undefined) text += `,"refresh_token":${JSON.stringify(extra.refreshToken)}`;
+    body = Buffer.from(`${text}}`);
+    if (!extra) plainBodies.set(token, body);
+  }
+  res.writeHead(200, [...JSON_HEADERS, "content-length", String(body.length), "cache-control", "no-store"]);
+  res.end(body);
 }
 
 /**

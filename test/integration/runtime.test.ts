@@ -13,6 +13,8 @@ import { Writable } from "node:stream";
 import { hashPassword } from "../../src/authn/bcrypt.js";
 import { AuthnChain } from "../../src/authn/chain.js";
 import { CredentialCache } from "../../src/authn/credential-cache.js";
+import { StaticUsersAuthenticator } from "../../src/authn/static-users.js";
+import { parseTokenRequest } from "../../src/request/token-request.js";
 import { parseConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
@@ -132,6 +134,15 @@ describe("reloads in process", () => {
     assert.deepEqual(await real.authenticate("mallory", new Secret("guess"), true), { ok: false });
     const guessMs = Number(process.hrtime.bigint() - t1) / 1e6;
     assert.ok(noCredsMs * 20 < guessMs, `no credentials took ${noCredsMs} ms, a guessed password ${guessMs} ms`);
+    // `?account=bob` without credentials names a user with a password: refused, again without bcrypt.
+    const users = new StaticUsersAuthenticator(new Map([["bob", { name: "bob", passwordHash: slowDummy, labels: {} }]]));
+    const withBob = new AuthnChain([users], new CredentialCache(60_000, 10), slowDummy);
+    const t2 = process.hrtime.bigint();
+    assert.deepEqual(await withBob.authenticate("bob", parseTokenRequest(new Map([["account", ["bob"]]]), undefined, false, undefined).password, false), { ok: false });
+    const namedMs = Number(process.hrtime.bigint() - t2) / 1e6;
+    assert.ok(namedMs * 20 < guessMs, `an account without credentials took ${namedMs} ms, a guessed password ${guessMs} ms`);
+    // The same user with its password still logs in.
+    assert.deepEqual(await withBob.authenticate("bob", new Secret("dummy"), true), { ok: true, labels: {}, method: "static users", cached: false });
   });
 });
 

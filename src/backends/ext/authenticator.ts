@@ -65,7 +65,7 @@ function unambiguous(user: string, password: string): boolean {
  * status: 0 allows (stdout may carry labels as JSON), 1 denies, 2 is no match
  * (next method), anything else is an error (503). Runs concurrently, each run
  * bounded by the timeout; identical concurrent logins share one run; answers
- * may be cached for `cache_ttl_seconds` (keyed by an HMAC, never the password).
+ * may be cached for `cache_ttl_seconds` (keyed by a digest under a per-process secret, never the password).
  */
 export class ExtAuthenticator implements Authenticator {
   readonly name = BACKEND;
