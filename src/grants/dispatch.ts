@@ -7,6 +7,9 @@ import { refreshGrant } from "./refresh.js";
 
 const GRANTS: ReadonlyMap<string, Grant> = new Map([passwordGrant, refreshGrant].map((g) => [g.type, g]));
 
+/** Whether a grant_type is one regauth serves (metrics label only those: clients send anything). */
+export const isServedGrant = (type: string): boolean => GRANTS.has(type);
+
 /** Hands a token request to its grant; one that no grant serves is a clear 400. */
 export function issueToken(app: App, req: TokenRequest): Promise<IssueResult> {
   const grant = GRANTS.get(req.grant);

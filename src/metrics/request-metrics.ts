@@ -1,7 +1,9 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { BackendHealth } from "../backends/backend.js";
 import type { BackendCallResult } from "../events/backend-call.js";
 import type { EventSink, TokenEvent } from "../events/token-event.js";
+import { isServedGrant } from "../grants/dispatch.js";
+import { CounterFamily, HistogramFamily, type CounterSlot, type HistogramSlot } from "./slots.js";
 
 /** Latency buckets for a token request: a cached login takes about a millisecond, bcrypt tens, a slow backend seconds. */
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -14,22 +16,25 @@ const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  */
 export class RequestMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<"outcome" | "grant" | "authn">;
-  readonly #duration: Histogram<"outcome">;
-  readonly #scopes: Counter<"result">;
-  readonly #cache: Counter<"result">;
-  readonly #backendCalls: Counter<"backend" | "result">;
-  readonly #backendDuration: Histogram<"backend">;
+  readonly #requests: CounterFamily;
+  readonly #duration: HistogramFamily;
+  readonly #scopes: CounterFamily;
+  readonly #cache: CounterFamily;
+  readonly #backendCalls: CounterFamily;
+  readonly #backendDuration: HistogramFamily;
+  /** Per backend, its call counters by result and its latency histogram: resolved once, then plain adds. */
+  readonly #backends = new Map<string, { calls: Record<BackendCallResult, CounterSlot | undefined>; duration: HistogramSlot }>();
   #health: (() => Promise<Map<string, BackendHealth>>) | undefined;
 
   constructor() {
-    const registers = [this.registry];
-    this.#requests = new Counter({ name: "regauth_token_requests_total", help: "Token requests by outcome, grant and the authentication method that decided.", labelNames: ["outcome", "grant", "authn"], registers });
-    this.#duration = new Histogram({ name: "regauth_token_request_duration_seconds", help: "Token request latency, from the first byte read to the answer.", labelNames: ["outcome"], buckets: SECONDS, registers });
-    this.#scopes = new Counter({ name: "regauth_scopes_total", help: "Requested scopes by what was granted: all actions, some, or none.", labelNames: ["result"], registers });
-    this.#cache = new Counter({ name: "regauth_credential_cache_total", help: "Password logins answered from the verified-credential cache (hit) or checked by a method (miss).", labelNames: ["result"], registers });
-    this.#backendCalls = new Counter({ name: "regauth_backend_calls_total", help: "Calls to authentication and authorization backends by result.", labelNames: ["backend", "result"], registers });
-    this.#backendDuration = new Histogram({ name: "regauth_backend_call_duration_seconds", help: "Backend call latency.", labelNames: ["backend"], buckets: SECONDS, registers });
+    const r = this.registry;
+    this.#requests = new CounterFamily("regauth_token_requests_total", "Token requests by outcome, grant and the authentication method that decided.", ["outcome", "grant", "authn"], r);
+    this.#duration = new HistogramFamily("regauth_token_request_duration_seconds", "Token request latency, from the first byte read to the answer.", ["outcome"], SECONDS, r);
+    this.#scopes = new CounterFamily("regauth_scopes_total", "Requested scopes by what was granted: all actions, some, or none.", ["result"], r);
+    this.#cache = new CounterFamily("regauth_credential_cache_total", "Password logins answered from the verified-credential cache (hit) or checked by a method (miss).", ["result"], r);
+    this.#backendCalls = new CounterFamily("regauth_backend_calls_total", "Calls to authentication and authorization backends by result.", ["backend", "result"], r);
+    this.#backendDuration = new HistogramFamily("regauth_backend_call_duration_seconds", "Backend call latency.", ["backend"], SECONDS, r);
+    const registers = [r];
     const health = () => this.#health?.() ?? Promise.resolve(new Map<string, BackendHealth>());
     new Gauge({
       name: "regauth_backend_up",
@@ -51,8 +56,10 @@ export class RequestMetrics {
   }
 
   backendCall(backend: string, result: BackendCallResult, seconds: number): void {
-    this.#backendCalls.inc({ backend, result });
-    this.#backendDuration.observe({ backend }, seconds);
+    let b = this.#backends.get(backend);
+    if (!b) this.#backends.set(backend, (b = { calls: { ok: undefined, no_match: undefined, denied: undefined, error: undefined }, duration: this.#backendDuration.slot(backend) }));
+    (b.calls[result] ??= this.#backendCalls.slot(backend, result)).value++;
+    b.duration.observe(seconds);
   }
 
   /** The sink the token endpoint's events go to. */
@@ -61,23 +68,29 @@ export class RequestMetrics {
   }
 
   #token(e: TokenEvent): void {
-    this.#requests.inc({ outcome: e.outcome, grant: e.grant ?? "none", authn: e.authn ?? "none" });
-    this.#duration.observe({ outcome: e.outcome }, e.durationMs / 1000);
+    // grant_type is whatever a client sent: only the grants served are label values.
+    const grant = e.grant === undefined ? "none" : isServedGrant(e.grant) ? e.grant : "unsupported";
+    this.#requests.slot(e.outcome, grant, e.authn ?? "none").value++;
+    this.#duration.slot(e.outcome).observe(e.durationMs / 1000);
     // Anonymous requests (no account) are not logins: they never reach the cache.
-    if (e.grant === "password" && e.account && e.authn !== undefined && e.cached !== undefined) this.#cache.inc({ result: e.cached ? "hit" : "miss" });
+    if (e.grant === "password" && e.account && e.authn !== undefined && e.cached !== undefined) this.#cache.slot(e.cached ? "hit" : "miss").value++;
     // Scopes are decided only for an issued token; a refused login decides none.
     if (e.outcome !== "issued") return;
     const granted = e.granted ?? [];
-    (e.requested ?? []).forEach((req, i) => {
-      const wanted = actionCount(req);
+    const requested = e.requested ?? [];
+    for (let i = 0; i < requested.length; i++) {
+      const wanted = actionCount(requested[i]!);
       const got = granted[i] === undefined ? 0 : actionCount(granted[i]!);
-      this.#scopes.inc({ result: got === 0 ? "denied" : got >= wanted ? "granted" : "partial" });
-    });
+      this.#scopes.slot(got === 0 ? "denied" : got >= wanted ? "granted" : "partial").value++;
+    }
   }
 }
 
 /** The actions of `type:name:a,b`, counted (names have no `:`; the actions come after the last). */
 function actionCount(scope: string): number {
-  const list = scope.slice(scope.lastIndexOf(":") + 1);
-  return list === "" ? 0 : list.split(",").length;
+  const at = scope.lastIndexOf(":") + 1;
+  if (at === scope.length) return 0;
+  let n = 1;
+  for (let i = scope.indexOf(",", at); i >= 0; i = scope.indexOf(",", i + 1)) n++;
+  return n;
 }
