@@ -26,7 +26,7 @@ export async function authorizeAndSign(app: App, req: TokenRequest, who: { accou
     const r = decision.rule;
     rules.push(`${formatScope(scope, scope.actions)} <- ${r?.source ?? "?"}${r?.index !== undefined ? ` #${r.index}` : ""}`);
   }
-  const token = app.signer.sign({
+  const token = await app.signer.sign({
     issuer: app.config.token.issuer,
     subject: who.account,
     audience: req.service,
