@@ -1,8 +1,8 @@
 import { pino } from "pino";
-import type { Logger } from "../log.js";
+import { LineQueue, type Logger } from "../log.js";
 import type { EventSink, TokenEvent } from "./token-event.js";
 
-/** Where a pino logger writes: the stream it was built with (stdout, a file, a test's sink). */
+/** Where a pino logger writes: the stream it was built with (a LineQueue from createLogger, or any other). */
 type Destination = { write(line: string): unknown };
 
 /**
@@ -33,13 +33,15 @@ const bool = (key: string, v: boolean | undefined) => (v === undefined ? "" : `,
  * the logger's own destination: pino's generic path (key walk, redaction, hooks) cost about
  * 9 µs a line, a sixth of an anonymous pull. A TokenEvent holds no secret by type, so the
  * redaction pino would apply has nothing to find here; every other line still goes through pino.
+ * The line is queued to be written with the turn's other request lines (see LineQueue).
  */
 export function logSink(log: Logger): EventSink {
   const destination = (log as unknown as Record<symbol, Destination>)[pino.symbols.streamSym];
+  const write = destination instanceof LineQueue ? (line: string) => destination.queue(line) : (line: string) => void destination.write(line);
   return {
     token(e: TokenEvent) {
       if (!log.isLevelEnabled("info")) return;
-      destination.write(
+      write(
         `{"level":"info","time":"${isoNow()}","event":"token","request_id":${e.requestId},"method":${JSON.stringify(e.method)}` +
           str("grant", e.grant) +
           str("client_ip", e.clientIp) +

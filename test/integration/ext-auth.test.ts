@@ -80,7 +80,7 @@ acl:
     test("cicd with the right secret gets group CICD, and the ACL entry for that label lets it push", async () => {
       const r = await s.token("cicd", CICD_SECRET, "repository:ci/app:push,pull", "repository:other/app:push");
       assert.deepEqual(granted(r), { "ci/app": ["pull", "push"], "other/app": [] });
-      const entry = s.log.entries().find((e) => e.event === "token" && e.account === "cicd" && e.status === 200);
+      const entry = await s.log.entry((e) => e.event === "token" && e.account === "cicd" && e.status === 200);
       assert.equal(entry?.authn, "ext_auth");
       assert.deepEqual(await ext().authenticate("cicd", new Secret(CICD_SECRET)), { kind: "match", labels: { group: ["CICD"] } });
     });
@@ -101,7 +101,7 @@ acl:
       const ok = await s.token("other-bob", "bob-pass", "repository:any/thing:pull,push");
       assert.deepEqual(granted(ok), { "any/thing": ["pull"] });
       assert.ok(nextCalls.includes("other-bob"));
-      assert.equal(s.log.entries().find((e) => e.event === "token" && e.account === "other-bob")?.authn, "plugin_authn (next)");
+      assert.equal((await s.log.entry((e) => e.event === "token" && e.account === "other-bob"))?.authn, "plugin_authn (next)");
       const denied = await s.token("other-bob", "eve-pass", "repository:any/thing:pull");
       assert.equal(denied.status, 401);
       assert.ok((await runs(s.dir)).filter((u) => u === "other-bob").length >= 2, "ext_auth ran first each time");

@@ -57,7 +57,7 @@ acl:
     test("exit 0 with no output grants the requested actions; exit 1 denies", async () => {
       const r = await s.token("dev", "any", "repository:allowed/app:push,pull", "repository:denied/app:pull");
       assert.deepEqual(granted(r), { "allowed/app": ["pull", "push"], "denied/app": [] });
-      const entry = s.log.entries().find((e) => e.event === "token" && e.account === "dev");
+      const entry = await s.log.entry((e) => e.event === "token" && e.account === "dev");
       assert.ok(entry?.rules.some((x: string) => x.endsWith("<- ext_authz")));
     });
 

@@ -11,6 +11,7 @@ import { parseConfig } from "../../src/config/load.js";
 import type { LdapAuthConfig } from "../../src/backends/ldap/section.js";
 import { Secret } from "../../src/secret.js";
 import { decodeJwt, testHash, writeKeyPair, type KeyFiles, serveInProcess, type InProcessServer } from "../helpers/regauth.js";
+import { eventually } from "../helpers/store-contract.js";
 import { GROUPS, PEOPLE, READER_DN, READER_PW, skipWithoutSlapd, startSlapd, type RunningSlapd, type SeedGroup, type SeedUser } from "../helpers/slapd.js";
 
 const skip = await skipWithoutSlapd();
@@ -113,17 +114,20 @@ async function token(s: Server, user: string, pass: string, scope = "repository:
 }
 
 /** The client is told the directory is unusable, without its address or bind DN; the log has the detail. */
-function assertBackendDetail(s: Server, a: TokenAnswer, detail: RegExp): void {
+async function assertBackendDetail(s: Server, a: TokenAnswer, detail: RegExp): Promise<void> {
   assert.equal(a.body.errors![0]!.message, "LDAP: the directory cannot be used right now; try again later");
   assert.ok(!a.text.includes("127.0.0.1") && !a.text.includes("dc=example"), a.text);
-  const logged = s
-    .logs()
-    .split("\n")
-    .filter((l) => l.includes('"event":"token"'))
-    .map((l) => JSON.parse(l) as { status: number; detail?: string })
-    .filter((l) => l.status === 503)
-    .map((l) => l.detail ?? "");
-  assert.ok(logged.some((d) => detail.test(d)), `no logged detail matches ${detail}: ${JSON.stringify(logged)}`);
+  // The request line is written at the end of the turn after the answer.
+  await eventually(async () => {
+    const logged = s
+      .logs()
+      .split("\n")
+      .filter((l) => l.includes('"event":"token"'))
+      .map((l) => JSON.parse(l) as { status: number; detail?: string })
+      .filter((l) => l.status === 503)
+      .map((l) => l.detail ?? "");
+    assert.ok(logged.some((d) => detail.test(d)), `no logged detail matches ${detail}: ${JSON.stringify(logged)}`);
+  }, 5000);
 }
 
 function granted(a: TokenAnswer): string[] {
@@ -280,7 +284,7 @@ describe("ldap_auth against slapd", { skip }, () => {
       const r = await token(bad, "alice", "alice-password");
       assert.equal(r.status, 503, r.text);
       assert.equal(r.body.errors![0]!.code, "BACKEND_UNAVAILABLE");
-      assertBackendDetail(bad, r, /^LDAP: .*refused the search account bind_dn "cn=reader,dc=example,dc=org"/);
+      await assertBackendDetail(bad, r, /^LDAP: .*refused the search account bind_dn "cn=reader,dc=example,dc=org"/);
       assert.ok(!r.text.includes("not-the-password") && !bad.logs().includes("not-the-password"));
       // The file now has the right password (as after a rotation): used without a reload.
       await writeFile(file, `${READER_PW}\n`);
@@ -330,7 +334,7 @@ describe("LDAP over TLS with a CA file", { skip }, () => {
       try {
         const r = await token(s, "alice", "alice-password");
         assert.equal(r.status, 503, r.text);
-        assertBackendDetail(s, r, /^LDAP: cannot connect to the directory \(127\.0\.0\.1:\d+: .*certificate/i);
+        await assertBackendDetail(s, r, /^LDAP: cannot connect to the directory \(127\.0\.0\.1:\d+: .*certificate/i);
         // The static robot is checked first and does not need LDAP.
         assert.equal((await token(s, ROBOT.user, ROBOT.pass, "repository:ci/app:push")).status, 200);
       } finally {
@@ -358,7 +362,7 @@ describe("LDAP outages", { skip }, () => {
       const down = await token(s, "alice", "alice-password");
       assert.equal(down.status, 503, down.text);
       assert.equal(down.body.errors![0]!.code, "BACKEND_UNAVAILABLE");
-      assertBackendDetail(s, down, new RegExp(`^LDAP: cannot connect to the directory \\(127\\.0\\.0\\.1:${port}: connection refused\\)$`));
+      await assertBackendDetail(s, down, new RegExp(`^LDAP: cannot connect to the directory \\(127\\.0\\.0\\.1:${port}: connection refused\\)$`));
       const robot = await token(s, ROBOT.user, ROBOT.pass, "repository:ci/app:push");
       assert.deepEqual(granted(robot), ["push"]);
       // The password never shows up in answers or logs.
@@ -404,7 +408,7 @@ describe("LDAP outages", { skip }, () => {
       own.pause();
       const slow = await token(s, "alice", "alice-password");
       assert.equal(slow.status, 503, slow.text);
-      assertBackendDetail(s, slow, /^LDAP: 127\.0\.0\.1:\d+ did not answer .* within 1 s$/);
+      await assertBackendDetail(s, slow, /^LDAP: 127\.0\.0\.1:\d+ did not answer .* within 1 s$/);
       own.resume();
       assert.deepEqual(granted(await token(s, "alice", "alice-password")), ["pull", "push"]);
     } finally {

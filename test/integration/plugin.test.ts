@@ -110,7 +110,7 @@ acl:
   test("the REST authenticator's groups become labels: the ACL, then the namespace authorizer decide", async () => {
     const r = await s.token("dana", "dana-pass", "repository:ci/app:push,pull", "repository:dana/tool:push", "repository:other/x:pull");
     assert.deepEqual(granted(r), { "ci/app": ["pull", "push"], "dana/tool": ["push"], "other/x": [] });
-    const entry = s.log.entries().find((e) => e.event === "token" && e.account === "dana");
+    const entry = await s.log.entry((e) => e.event === "token" && e.account === "dana");
     assert.equal(entry?.authn, "plugin_authn (rest user service)");
     assert.ok(entry?.rules.some((x: string) => x.includes("plugin_authz (namespaces): own namespace")));
   });

@@ -11,6 +11,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { createLogger } from "../../src/log.js";
 import { RegauthServer } from "../../src/server/server.js";
 import { testHash, writeKeyPair } from "../helpers/regauth.js";
+import { eventually } from "../helpers/store-contract.js";
 import { keepAtExit } from "../helpers/secret-ledger.js";
 
 const PASSWORD = "s3cret-Passw0rd";
@@ -240,8 +241,12 @@ describe("logs", () => {
   test("one JSON line per token request, with account, IP, scopes, outcome and duration, never a password or token", async () => {
     const r = await get("/auth?service=reg&scope=repository:dev/logged:pull", { ...XFF, authorization: basic("alice", PASSWORD) });
     const token = r.json.token as string;
-    const line = logLines.map((l) => JSON.parse(l)).find((l) => l.event === "token" && l.requested?.includes("repository:dev/logged:pull"));
-    assert.ok(line, "a token log line exists");
+    // The request line is written at the end of the turn after the answer.
+    const line = await eventually(async () => {
+      const found = logLines.map((l) => JSON.parse(l)).find((l) => l.event === "token" && l.requested?.includes("repository:dev/logged:pull"));
+      assert.ok(found, "a token log line exists");
+      return found;
+    });
     assert.equal(line.account, "alice");
     assert.equal(line.client_ip, "192.0.2.7");
     assert.deepEqual(line.granted, ["repository:dev/logged:pull"]);

@@ -1,9 +1,16 @@
 // The request log writes its line itself (the hot path); it must be what pino writes for the same fields.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { logSink } from "../../src/events/log-sink.js";
 import type { TokenEvent } from "../../src/events/token-event.js";
 import { createLogger } from "../../src/log.js";
+import { ROOT } from "../helpers/regauth.js";
+
+const turn = () => new Promise((r) => setImmediate(r));
 
 function capture(level = "info") {
   const lines: string[] = [];
@@ -72,9 +79,10 @@ const refused: TokenEvent = {
 };
 
 for (const [name, e] of [["an issued token", issued], ["a refusal with hostile strings and absent fields", refused]] as const) {
-  test(`request log line equals pino's for ${name}`, () => {
+  test(`request log line equals pino's for ${name}`, async () => {
     const { lines, log } = capture();
     logSink(log).token(e);
+    await turn();
     assert.equal(lines.length, 1);
     assert.ok(lines[0]!.endsWith("}\n"), "one JSON object per line");
     const ours = JSON.parse(lines[0]!);
@@ -88,17 +96,47 @@ for (const [name, e] of [["an issued token", issued], ["a refusal with hostile s
   });
 }
 
-test("request log writes nothing below info", () => {
+test("request log writes nothing below info", async () => {
   const { lines, log } = capture("warn");
   logSink(log).token(issued);
+  await turn();
   assert.deepEqual(lines, []);
 });
 
-test("request log line and pino's other lines share one destination, in order", () => {
+test("request log lines are written together at the end of the turn, and before any other line, in order", async () => {
   const { lines, log } = capture();
   const sink = logSink(log);
   log.info("before");
   sink.token(issued);
+  sink.token(refused);
+  assert.equal(lines.length, 1, "request lines wait for the end of the turn");
   log.warn("after");
-  assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ["before", "token request", "after"]);
+  sink.token(issued);
+  await turn();
+  const written = lines.join("").split("\n").filter(Boolean);
+  assert.deepEqual(written.map((l) => JSON.parse(l).msg), ["before", "token request", "token request", "after", "token request"]);
+  assert.deepEqual(written.map((l) => JSON.parse(l).request_id).filter(Boolean), [7, 8, 7]);
+  assert.equal(lines.length, 4, "the two request lines before `after` went out as one write");
+});
+
+test("a request line queued just before the process exits is still written", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "regauth-logexit-"));
+  try {
+    const file = join(dir, "out.log");
+    // Through pino's own asynchronous destination on an open descriptor, as `regauth serve` logs
+    // to stdout, and exit within the same turn.
+    const script = `
+      import { openSync } from "node:fs";
+      import { pino } from "pino";
+      import { createLogger } from ${JSON.stringify(new URL("../../src/log.js", import.meta.url).href)};
+      import { logSink } from ${JSON.stringify(new URL("../../src/events/log-sink.js", import.meta.url).href)};
+      const log = createLogger("info", pino.destination({ dest: openSync(${JSON.stringify(file)}, "w"), sync: false }));
+      logSink(log).token(${JSON.stringify(issued)});
+      process.exit(0);`;
+    execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: ROOT });
+    const written = (await readFile(file, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(written.map((l) => [l.msg, l.request_id]), [["token request", 7]]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
