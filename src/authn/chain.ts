@@ -3,6 +3,7 @@ import type { Secret } from "../secret.js";
 import { observed, type BackendCallObserver, type BackendCallResult } from "../events/backend-call.js";
 import type { Authenticator, AuthnResult } from "./authenticator.js";
 import { verifyPassword } from "./bcrypt.js";
+import { SingleFlight } from "../cache/ttl-cache.js";
 import type { CredentialCache } from "./credential-cache.js";
 
 const authnResult = (r: AuthnResult): BackendCallResult => (r.kind === "match" ? "ok" : r.kind === "no-match" ? "no_match" : "denied");
@@ -26,12 +27,22 @@ export class AuthnChain {
     private readonly observe?: BackendCallObserver,
   ) {}
 
+  /** Checks running now, by credential key: identical logins that arrive meanwhile wait for the same answer. */
+  readonly #checking = new SingleFlight<ChainResult>();
+
   async authenticate(user: string, password: Secret, suppliedCredentials = true): Promise<ChainResult> {
     // Without credentials there is no password check to save (anonymous access, a user listed
     // without a password): the cache would cost a digest per request and hold nothing new.
-    const cache = suppliedCredentials ? this.cache : undefined;
-    const hit = cache?.get(user, password);
+    const cache = suppliedCredentials && this.cache.enabled ? this.cache : undefined;
+    if (!cache) return this.#check(user, password, suppliedCredentials, undefined);
+    const hit = cache.get(user, password);
     if (hit) return { ok: true, labels: hit.labels, method: hit.method, cached: true };
+    // A fleet of jobs logging in with one account at once (CI runners, a rollout) pays one
+    // bcrypt check or directory round trip, not one each: same user and password, same answer.
+    return this.#checking.do(cache.key(user, password), () => this.#check(user, password, true, cache));
+  }
+
+  async #check(user: string, password: Secret, suppliedCredentials: boolean, cache: CredentialCache | undefined): Promise<ChainResult> {
     for (const a of this.authenticators) {
       const r = await observed(this.observe, a.name, () => a.authenticate(user, password), authnResult);
       if (r.kind === "no-match") continue;

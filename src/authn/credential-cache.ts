@@ -33,6 +33,11 @@ export class CredentialCache {
     return this.#entries.size;
   }
 
+  /** The opaque key of user+password (a digest; see CredentialKeys). */
+  key(user: string, password: Secret): string {
+    return this.#keys.of(user, password);
+  }
+
   get(user: string, password: Secret): Entry | undefined {
     return this.enabled ? this.#entries.get(this.#keys.of(user, password)) : undefined;
   }

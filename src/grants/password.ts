@@ -31,7 +31,9 @@ export const passwordGrant: Grant = {
       await limiter?.failure(req.account, req.clientIp, shared);
       throw new UnauthorizedError();
     }
-    const reset = limiter?.success(req.account, shared, !who.cached);
+    // Proven: a password was sent and really checked (not a cache hit). `?account=NAME` for a user
+    // without a password proves nothing and costs the shared store nothing.
+    const reset = limiter?.success(req.account, shared, req.hasCredentials && !who.cached);
     if (reset) await reset;
     const result = await authorizeAndSign(app, req, { account: req.account, labels: who.labels, method: who.method, cached: who.cached });
     // The anonymous user has nothing to refresh: it can always get a token without one.

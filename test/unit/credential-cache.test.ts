@@ -3,6 +3,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { inspect } from "node:util";
+import type { Authenticator } from "../../src/authn/authenticator.js";
+import { hashPassword } from "../../src/authn/bcrypt.js";
+import { AuthnChain } from "../../src/authn/chain.js";
 import { CredentialCache } from "../../src/authn/credential-cache.js";
 import { Secret } from "../../src/secret.js";
 
@@ -153,5 +156,53 @@ describe("CredentialCache", () => {
       assert.ok(!v.includes(Buffer.from(password).toString("hex")), v);
     }
     assert.ok(!Object.values(cache).some((v) => typeof v === "string" && v.includes(password)));
+  });
+});
+
+describe("AuthnChain: identical logins in flight", () => {
+  /** An authenticator that counts its calls and answers after a pause: alice's password is "right". */
+  function slowAuthenticator(): Authenticator & { calls: number } {
+    return {
+      name: "slow",
+      calls: 0,
+      async authenticate(user: string, password: Secret) {
+        this.calls++;
+        await new Promise((r) => setTimeout(r, 30));
+        if (user !== "alice") return { kind: "no-match" };
+        return password.reveal() === "right" ? { kind: "match", labels: { group: ["dev"] } } : { kind: "denied" };
+      },
+      async stop() {},
+    };
+  }
+
+  test("twenty logins with the same user and password at once are checked once, and all get its answer", async () => {
+    const a = slowAuthenticator();
+    const chain = new AuthnChain([a], new CredentialCache(60_000, 100), await hashPassword("dummy", 4));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => chain.authenticate("alice", pw("right"))));
+    assert.equal(a.calls, 1);
+    assert.ok(answers.every((r) => r.ok && r.labels.group?.[0] === "dev"));
+    // Then it is remembered.
+    assert.deepEqual(await chain.authenticate("alice", pw("right")), { ok: true, labels: { group: ["dev"] }, method: "slow", cached: true });
+    assert.equal(a.calls, 1);
+  });
+
+  test("a different password, or a wrong one, is never answered by another login's check", async () => {
+    const a = slowAuthenticator();
+    const chain = new AuthnChain([a], new CredentialCache(60_000, 100), await hashPassword("dummy", 4));
+    const [right, wrong, wrongAgain] = await Promise.all([chain.authenticate("alice", pw("right")), chain.authenticate("alice", pw("wrong")), chain.authenticate("alice", pw("wrong"))]);
+    assert.equal(right.ok, true);
+    assert.deepEqual(wrong, { ok: false });
+    assert.deepEqual(wrongAgain, { ok: false });
+    assert.equal(a.calls, 2, "one check for the right password, one shared by the two wrong ones");
+    // A failure is not remembered: the next wrong attempt is checked again.
+    assert.deepEqual(await chain.authenticate("alice", pw("wrong")), { ok: false });
+    assert.equal(a.calls, 3);
+  });
+
+  test("with the cache off, every login is checked", async () => {
+    const a = slowAuthenticator();
+    const chain = new AuthnChain([a], new CredentialCache(0, 100), await hashPassword("dummy", 4));
+    await Promise.all(Array.from({ length: 5 }, () => chain.authenticate("alice", pw("right"))));
+    assert.equal(a.calls, 5);
   });
 });
