@@ -3,7 +3,7 @@
 // started again on the same data and port for outage tests.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
-import { access, mkdtemp, readFile, rm } from "node:fs/promises";
+import { access, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -120,7 +120,12 @@ export async function startMariadb(opts: { tls?: boolean } = {}): Promise<Runnin
     async start() {
       if (!child) await start();
     },
-    pause: async () => void child?.kill("SIGSTOP"),
+    pause: async () => {
+      const c = child;
+      if (!c?.pid || c.exitCode !== null) throw new Error("mariadbd is not running: nothing to pause");
+      c.kill("SIGSTOP");
+      await stoppedAll(c.pid);
+    },
     resume: async () => void child?.kill("SIGCONT"),
     async destroy() {
       if (destroyed) return;
@@ -129,4 +134,23 @@ export async function startMariadb(opts: { tls?: boolean } = {}): Promise<Runnin
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Waits until every thread of `pid` is stopped: kill() returns before a thread that is busy on
+ * another CPU has stopped, and a query it is serving could still be answered meanwhile.
+ */
+async function stoppedAll(pid: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const states = await Promise.all(
+      (await readdir(`/proc/${pid}/task`).catch(() => [] as string[])).map(async (t) => {
+        const stat = await readFile(`/proc/${pid}/task/${t}/stat`, "utf8").catch(() => "");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      }),
+    );
+    if (states.length && states.every((st) => st === "T" || st === "t" || st === "")) return;
+    if (Date.now() > deadline) throw new Error(`mariadbd ${pid} did not stop: thread states ${states.join("")}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { skipWithoutRedis, startRedis, type RunningRedis } from "../helpers/redis.js";
 import { serveInProcess, testHash, writeKeyPair, type InProcessServer, type KeyFiles } from "../helpers/regauth.js";
+import { eventually } from "../helpers/store-contract.js";
 
 let dir: string;
 let keys: KeyFiles;
@@ -93,8 +94,8 @@ describe("login_limits", () => {
     assert.equal(((await res.json()) as { error: string }).error, "temporarily_unavailable");
   });
 
-  test("the request log says rate_limited", () => {
-    assert.match(s.logs(), /"outcome":"rate_limited","status":429/);
+  test("the request log says rate_limited", async () => {
+    await eventually(async () => assert.match(s.logs(), /"outcome":"rate_limited","status":429/), 5000);
   });
 });
 
@@ -151,7 +152,7 @@ login_limits: {enabled: false}
       assert.equal(b.retryAfter, "1");
       assert.match(b.text, /"code":"SERVER_BUSY","message":"too many password checks in progress; try again shortly"/);
     }
-    assert.match(s.logs(), /"outcome":"overloaded","status":503/);
+    await eventually(async () => assert.match(s.logs(), /"outcome":"overloaded","status":503/), 5000);
   } finally {
     await s.close();
   }
