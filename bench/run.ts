@@ -2,7 +2,7 @@
 // (info), and against docker_auth when BENCH_PEER names its binary. Prints four tables: per core
 // (server on CPU 0, load generator on CPU 1), the single-core ceilings, regauth beside docker_auth,
 // and all cores (server.workers 1 and 2, nothing pinned).
-// Environment: BENCH_SECONDS (default 5), BENCH_ONLY (a case id or part of a name),
+// Environment: BENCH_SECONDS (default 5), BENCH_ONLY (a case id or part of a name), BENCH_ROUNDS (per-core rounds, default 1),
 // BENCH_PEER (docker_auth binary), BENCH_LOADGEN=node (skip wrk), BENCH_REGAUTH (another bin/regauth).
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, cpus, tmpdir } from "node:os";
@@ -44,6 +44,21 @@ function failed(o: Outcome & { ok: false }, who: string, c: Case): string {
   return `failed (${notes.length})`;
 }
 
+/** BENCH_ROUNDS: per-core runs of each case (regauth and docker_auth alternating); default 1. */
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 1)) || 1);
+
+/** The middle of the finite values (NaN when there are none). */
+function median(xs: number[]): number {
+  const v = xs.filter(Number.isFinite).sort((x, y) => x - y);
+  return v.length ? v[Math.floor(v.length / 2)]! : NaN;
+}
+
+/** The round with the median rate; a failure only when every round failed. */
+function medianOutcome(os: Outcome[]): Outcome {
+  const ok = os.filter((o): o is Outcome & { ok: true } => o.ok).sort((x, y) => x.result.load.rate - y.result.load.rate);
+  return ok.length ? ok[Math.floor(ok.length / 2)]! : os[0]!;
+}
+
 /** runCase, with a thrown error (load generator, first request) kept as that run's failure. */
 async function attempt(c: Case, t: Target, gen: Generator, dir: string): Promise<Outcome> {
   try {
@@ -69,7 +84,7 @@ async function main(): Promise<void> {
   const stores = await storeBench(only, "1");
   const databases = await databaseBench(dir, only, "1");
   const cases = [...(await mainCases()), ...stores.cases, ...ldap.cases, ...databases.cases].filter((c) => !only || c.id.includes(only) || c.name.includes(only));
-  const perCore = new Map<string, { regauth: Outcome; peer?: Outcome }>();
+  const perCore = new Map<string, { regauth: Outcome; peer?: Outcome; ratios: number[] }>();
   const allCores = new Map<string, { w1?: Outcome; w2?: Outcome; single?: Outcome; peer?: Outcome }>();
   let limits: Limits | undefined;
   let workers: Awaited<ReturnType<typeof workersSupported>> = { ok: false, log: "" };
@@ -80,15 +95,24 @@ async function main(): Promise<void> {
     const pinned: Target = { command: regauthCommand, serverCpus: "0", loadCpus: "1", helperPids, ...(workers.ok ? { workers: 1 } : {}) };
     const peerPinned: Target | undefined = peer ? { ...pinned, command: (f) => peerCommand(peer, f) } : undefined;
     for (const c of cases) {
-      progress(`per core: ${c.name}`);
-      const regauth = await attempt(c, pinned, gen, dir);
-      checkSample(regauth, "regauth", c);
-      const row: { regauth: Outcome; peer?: Outcome } = { regauth };
-      if (peerPinned && c.peer !== false) {
-        row.peer = await attempt(c, peerPinned, gen, dir);
-        checkSample(row.peer, "docker_auth", c);
+      // Rounds alternate regauth and docker_auth, so that a machine whose speed drifts (a shared VM)
+      // moves both alike; the tables show each server's median round and the median of the ratios.
+      const mine: Outcome[] = [];
+      const theirs: Outcome[] = [];
+      for (let k = 0; k < ROUNDS; k++) {
+        progress(`per core: ${c.name}${ROUNDS > 1 ? ` (round ${k + 1} of ${ROUNDS})` : ""}`);
+        const regauth = await attempt(c, pinned, gen, dir);
+        checkSample(regauth, "regauth", c);
+        mine.push(regauth);
+        if (peerPinned && c.peer !== false) {
+          const p = await attempt(c, peerPinned, gen, dir);
+          checkSample(p, "docker_auth", c);
+          theirs.push(p);
+        }
       }
-      perCore.set(c.id, row);
+      const rates = (os: Outcome[]) => os.map((o) => (o.ok ? o.result.load.rate : NaN));
+      const [a, b] = [rates(mine), rates(theirs)];
+      perCore.set(c.id, { regauth: medianOutcome(mine), peer: theirs.length ? medianOutcome(theirs) : undefined, ratios: b.length ? a.map((x, i) => x / b[i]!) : [] });
     }
     progress("limits: crypto.sign and bare node:http");
     const es = perCore.get("anon-es256")?.regauth;
@@ -160,7 +184,8 @@ async function main(): Promise<void> {
   if (!peer) out(`PEER: set BENCH_PEER=/path/to/docker_auth to run the same cases against docker_auth.`);
   else {
     out(`PEER, per core (pinned the same way, same config YAML; docker_auth has no credential cache and ignores the key): ${peer}`);
-    const rows: string[][] = [["case", "regauth/s", "docker_auth/s", "regauth/docker_auth", "p50 r | d", "p99 r | d", "errors r | d", "CPU r | d"]];
+    if (ROUNDS > 1) out(`${ROUNDS} rounds a case, alternating the two servers: each column is that server's median round; regauth/docker_auth is the median of the rounds' ratios (each round's in "rounds").`);
+    const rows: string[][] = [["case", "regauth/s", "docker_auth/s", "regauth/docker_auth", "p50 r | d", "p99 r | d", "errors r | d", "CPU r | d", ...(ROUNDS > 1 ? ["rounds"] : [])]];
     const both = (a: string, b: string) => `${a} | ${b}`;
     for (const c of cases) {
       const row = perCore.get(c.id);
@@ -171,7 +196,8 @@ async function main(): Promise<void> {
         continue;
       }
       const [a, b] = [r.result, d.result];
-      rows.push([c.name, rate(a, a.load.rate), rate(b, b.load.rate), ratio(a.load.rate, b.load.rate), both(ms(a.load.p50), ms(b.load.p50)), both(ms(a.load.p99), ms(b.load.p99)), both(String(a.load.errors), String(b.load.errors)), both(a.serverCores.toFixed(2), b.serverCores.toFixed(2))]);
+      const ratioCell = ROUNDS > 1 ? median(row.ratios).toFixed(2) : ratio(a.load.rate, b.load.rate);
+      rows.push([c.name, rate(a, a.load.rate), rate(b, b.load.rate), ratioCell, both(ms(a.load.p50), ms(b.load.p50)), both(ms(a.load.p99), ms(b.load.p99)), both(String(a.load.errors), String(b.load.errors)), both(a.serverCores.toFixed(2), b.serverCores.toFixed(2)), ...(ROUNDS > 1 ? [row.ratios.map((x) => x.toFixed(2)).join(" ")] : [])]);
       if (a.probe && b.probe)
         rows.push([`  + ${c.probe!.name}`, rate(a, a.probe.rate), rate(b, b.probe.rate), ratio(a.probe.rate, b.probe.rate), both(ms(a.probe.p50), ms(b.probe.p50)), both(ms(a.probe.p99), ms(b.probe.p99)), both(String(a.probe.errors), String(b.probe.errors))]);
     }
