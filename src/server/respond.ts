@@ -18,26 +18,20 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /**
- * The body of a plain token answer (no `scope`, no refresh token), by token: identical grants
- * within a second share one SignedToken (see TokenSigner), so they share these bytes too, and
- * the answer costs no JSON encoding, no UTF-8 scan and no string copy. Weak: a body lives as
- * long as its token is kept for reuse, and no longer.
- */
-const plainBodies = new WeakMap<SignedToken, Buffer>();
-
-/**
  * A token answer, with docker_auth's fields (`token` and `access_token` both, as clients read
  * either), `expires_in`, `issued_at`, and for the OAuth2 form the granted `scope`, and a
  * refresh token when one was issued. A JWS is base64url and dots: ASCII, nothing to escape.
  */
 export function sendToken(res: ServerResponse, token: SignedToken, extra?: { scope?: string; refreshToken?: string }): void {
-  let body = extra ? undefined : plainBodies.get(token);
+  // A plain answer's bytes are kept with the token: a token shared within a second (see
+  // TokenSigner) is answered with no JSON encoding, no UTF-8 scan and no copy.
+  let body = extra ? undefined : token.plainBody;
   if (!body) {
     let text = `{"token":"${token.token}","access_token":"${token.token}","expires_in":${token.expiresIn},"issued_at":"${token.issuedAt.toISOString()}"`;
     if (extra?.scope !== undefined) text += `,"scope":${JSON.stringify(extra.scope)}`;
     if (extra?.refreshToken !== undefined) text += `,"refresh_token":${JSON.stringify(extra.refreshToken)}`;
     body = Buffer.from(`${text}}`);
-    if (!extra) plainBodies.set(token, body);
+    if (!extra) token.plainBody = body;
   }
   res.writeHead(200, [...JSON_HEADERS, "content-length", String(body.length), "cache-control", "no-store"]);
   res.end(body);

@@ -21,6 +21,8 @@ export interface SignedToken {
   token: string;
   issuedAt: Date;
   expiresIn: number;
+  /** The plain token answer's bytes, made by the responder on first use: identical grants within a second share them too. */
+  plainBody?: Buffer;
 }
 
 /**
@@ -48,7 +50,12 @@ export const REUSE_LIMIT = 1000;
 
 const DIGEST: Record<SigningAlgorithm, string> = { RS256: "sha256", ES256: "sha256", ES384: "sha384", ES512: "sha512" };
 
-/** Most signatures made in one turn of the event loop; the rest wait for the next turn, so I/O is served between. */
+/**
+ * Most signatures made in one turn of the event loop; the rest wait for the next turn, so I/O is
+ * served between. 64 ES256 signatures take about 2 ms, 64 RSA-2048 ones about 19 ms. A time
+ * bound (2 ms) was tried and measured worse for RSA on one core: 1,900 against 2,800 tokens/s and
+ * a higher p99, as smaller batches interleave the signatures with other work again.
+ */
 export const BATCH_LIMIT = 64;
 
 interface Pending {
