@@ -30,19 +30,19 @@ export class AuthnChain {
   /** Checks running now, by credential key: identical logins that arrive meanwhile wait for the same answer. */
   readonly #checking = new SingleFlight<ChainResult>();
 
-  async authenticate(user: string, password: Secret, suppliedCredentials = true): Promise<ChainResult> {
+  async authenticate(user: string, password: Secret): Promise<ChainResult> {
     // Without credentials there is no password check to save (anonymous access, a user listed
     // without a password): the cache would cost a digest per request and hold nothing new.
-    const cache = suppliedCredentials && this.cache.enabled ? this.cache : undefined;
-    if (!cache) return this.#check(user, password, suppliedCredentials, undefined);
+    const cache = password.supplied && this.cache.enabled ? this.cache : undefined;
+    if (!cache) return this.#check(user, password, undefined);
     const hit = cache.get(user, password);
     if (hit) return { ok: true, labels: hit.labels, method: hit.method, cached: true };
     // A fleet of jobs logging in with one account at once (CI runners, a rollout) pays one
     // bcrypt check or directory round trip, not one each: same user and password, same answer.
-    return this.#checking.do(cache.key(user, password), () => this.#check(user, password, true, cache));
+    return this.#checking.do(cache.key(user, password), () => this.#check(user, password, cache));
   }
 
-  async #check(user: string, password: Secret, suppliedCredentials: boolean, cache: CredentialCache | undefined): Promise<ChainResult> {
+  async #check(user: string, password: Secret, cache: CredentialCache | undefined): Promise<ChainResult> {
     for (const a of this.authenticators) {
       const r = await observed(this.observe, a.name, () => a.authenticate(user, password), authnResult);
       if (r.kind === "no-match") continue;
@@ -50,7 +50,7 @@ export class AuthnChain {
       cache?.set(user, password, r.labels, a.name);
       return { ok: true, labels: r.labels, method: a.name, cached: false };
     }
-    if (suppliedCredentials) await verifyPassword(password.reveal(), this.dummyHash);
+    if (password.supplied) await verifyPassword(password.reveal(), this.dummyHash);
     return { ok: false };
   }
 

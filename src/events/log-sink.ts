@@ -20,10 +20,8 @@ function isoNow(): string {
   return lastIso;
 }
 
-/** `,"key":"value"` for a string that may hold anything a client sent; nothing when undefined. */
-const str = (key: string, v: string | undefined) => (v === undefined ? "" : `,"${key}":${JSON.stringify(v)}`);
-const list = (key: string, v: readonly string[] | undefined) => (v === undefined ? "" : `,"${key}":${JSON.stringify(v)}`);
-const bool = (key: string, v: boolean | undefined) => (v === undefined ? "" : `,"${key}":${v}`);
+/** `,"key":value` (JSON-escaped: strings may hold anything a client sent); nothing when undefined, as pino omits it. */
+const field = (key: string, v: string | readonly string[] | boolean | undefined) => (v === undefined ? "" : `,"${key}":${JSON.stringify(v)}`);
 
 /**
  * The request log: one `info` line per token request, the field names docker_auth users grep for.
@@ -43,20 +41,20 @@ export function logSink(log: Logger): EventSink {
       if (!log.isLevelEnabled("info")) return;
       write(
         `{"level":"info","time":"${isoNow()}","event":"token","request_id":${e.requestId},"method":${JSON.stringify(e.method)}` +
-          str("grant", e.grant) +
-          str("client_ip", e.clientIp) +
-          str("account", e.account) +
-          str("service", e.service) +
-          str("client_id", e.clientId) +
-          list("requested", e.requested) +
-          list("granted", e.granted) +
-          str("authn", e.authn) +
-          bool("cached", e.cached) +
-          bool("refresh_token_issued", e.refreshToken) +
-          list("rules", e.rules) +
+          field("grant", e.grant) +
+          field("client_ip", e.clientIp) +
+          field("account", e.account) +
+          field("service", e.service) +
+          field("client_id", e.clientId) +
+          field("requested", e.requested) +
+          field("granted", e.granted) +
+          field("authn", e.authn) +
+          field("cached", e.cached) +
+          field("refresh_token_issued", e.refreshToken) +
+          field("rules", e.rules) +
           `,"outcome":"${e.outcome}","status":${e.status}` +
-          str("error", e.error) +
-          str("detail", e.detail) +
+          field("error", e.error) +
+          field("detail", e.detail) +
           `,"duration_ms":${e.durationMs},"msg":"token request"}\n`,
       );
     },

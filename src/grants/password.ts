@@ -24,7 +24,7 @@ export const passwordGrant: Grant = {
     const limiter = req.account !== "" ? app.limiter : undefined;
     const wait = limiter?.retryAfter(req.account, req.clientIp) ?? 0;
     if (wait > 0) throw new TooManyRequestsError(wait);
-    const who = await app.authn.authenticate(req.account, req.password, req.hasCredentials);
+    const who = await app.authn.authenticate(req.account, req.password);
     // Replicas on a shared store (Redis, PostgreSQL) count together, and so do a node's workers on its SQLite file.
     const shared = limiter && sharedCounts(app.store);
     if (!who.ok) {

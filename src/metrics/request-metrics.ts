@@ -3,7 +3,7 @@ import type { BackendHealth } from "../backends/backend.js";
 import type { BackendCallResult } from "../events/backend-call.js";
 import type { EventSink, TokenEvent } from "../events/token-event.js";
 import { isServedGrant } from "../grants/dispatch.js";
-import { CounterFamily, HistogramFamily, type CounterSlot, type HistogramSlot } from "./slots.js";
+import { CounterFamily, HistogramFamily } from "./slots.js";
 
 /** Latency buckets for a token request: a cached login takes about a millisecond, bcrypt tens, a slow backend seconds. */
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -22,8 +22,6 @@ export class RequestMetrics {
   readonly #cache: CounterFamily;
   readonly #backendCalls: CounterFamily;
   readonly #backendDuration: HistogramFamily;
-  /** Per backend, its call counters by result and its latency histogram: resolved once, then plain adds. */
-  readonly #backends = new Map<string, { calls: Record<BackendCallResult, CounterSlot | undefined>; duration: HistogramSlot }>();
   #health: (() => Promise<Map<string, BackendHealth>>) | undefined;
 
   constructor() {
@@ -56,10 +54,8 @@ export class RequestMetrics {
   }
 
   backendCall(backend: string, result: BackendCallResult, seconds: number): void {
-    let b = this.#backends.get(backend);
-    if (!b) this.#backends.set(backend, (b = { calls: { ok: undefined, no_match: undefined, denied: undefined, error: undefined }, duration: this.#backendDuration.slot(backend) }));
-    (b.calls[result] ??= this.#backendCalls.slot(backend, result)).value++;
-    b.duration.observe(seconds);
+    this.#backendCalls.slot(backend, result).value++;
+    this.#backendDuration.slot(backend).observe(seconds);
   }
 
   /** The sink the token endpoint's events go to. */
