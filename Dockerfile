@@ -37,5 +37,5 @@ EXPOSE 5001
 VOLUME ["/data"]
 # Works whether the server listens on http or https (REGAUTH_HEALTH_PORT / _URL to point it elsewhere).
 HEALTHCHECK --interval=30s --timeout=5s CMD ["node", "/app/bin/healthcheck"]
-ENTRYPOINT ["node", "/app/bin/regauth"]
+ENTRYPOINT ["node", "--max-semi-space-size=32", "/app/bin/regauth"]
 CMD ["serve", "/config/auth_config.yml"]

@@ -8,6 +8,7 @@ import { closeSync, openSync } from "node:fs";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { get, createServer } from "node:http";
 import { fileURLToPath } from "node:url";
+import { SEMI_SPACE_FLAG } from "../src/runtime/node-flags.js";
 import { BIN } from "../test/helpers/regauth.js";
 import { procStat } from "./load.js";
 
@@ -23,8 +24,11 @@ export interface Running {
 
 export type Started = { ok: true; server: Running } | { ok: false; exitCode: number | null; log: string };
 
-/** BENCH_REGAUTH: another build's bin/regauth (e.g. an older checkout), instead of this one's. */
-export const regauthCommand = (config: string): string[] => [process.execPath, process.env.BENCH_REGAUTH ?? BIN, "serve", config];
+/**
+ * BENCH_REGAUTH: another build's bin/regauth (e.g. an older checkout), instead of this one's.
+ * Started as the launchers start it (`npm start`, bin/regauth, the image): with their young generation.
+ */
+export const regauthCommand = (config: string): string[] => [process.execPath, SEMI_SPACE_FLAG, process.env.BENCH_REGAUTH ?? BIN, "serve", config];
 // docker_auth's flags are glog's; without -logtostderr it would log to files under /tmp.
 export const peerCommand = (bin: string, config: string): string[] => [bin, "-logtostderr", config];
 export const bareHttpCommand = (port: number, bytes: number): string[] => [process.execPath, fileURLToPath(import.meta.url), "--bare-http", String(port), String(bytes)];

@@ -75,7 +75,7 @@ sed -e "s#\"openldap:389\"#\"127.0.0.1:$ldap_port\"#" \
     -e "s#/config/ldap-bind-password#$here/regauth/ldap-bind-password#" \
     "$here/regauth/auth_config.yml" > "$work/auth_config.yml"
 node "$root/bin/regauth" check "$work/auth_config.yml" || fail "regauth check refused the config"
-node "$root/bin/regauth" serve "$work/auth_config.yml" > "$work/regauth.log" 2>&1 &
+node --max-semi-space-size=32 "$root/bin/regauth" serve "$work/auth_config.yml" > "$work/regauth.log" 2>&1 &
 pids+=($!)
 wait_for regauth http_ok "http://127.0.0.1:$regauth_port/healthz"
 

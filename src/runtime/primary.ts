@@ -4,6 +4,7 @@ import type { Logger } from "../log.js";
 import { parseListenAddress, removeStaleSocket } from "../server/server.js";
 import { aggregateMetrics, type MetricsJson, type ServeMetrics } from "../metrics/serve-metrics.js";
 import type { LoadedConfig } from "./config-source.js";
+import { workerExecArgv } from "./node-flags.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 
 /** The primary's one full check of a config (keys, patterns, backends' own validation): built, then stopped. */
@@ -91,6 +92,7 @@ export class ClusterPrimary {
   }
 
   #fork(): Promise<ClusterReady> {
+    cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
     const w = cluster.fork({ REGAUTH_CLUSTER_WORKER: "1" });
     this.#workers.add(w);
     const send = (m: ToWorker) => w.send(m);

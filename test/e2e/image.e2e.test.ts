@@ -24,6 +24,7 @@ import { createTar } from "../helpers/oci-image.js";
 import { freePort } from "../helpers/ports.js";
 import { ROOT, testHash, writeKeyPair } from "../helpers/regauth.js";
 import { startRegistry, type RunningRegistry } from "../helpers/registry.js";
+import { SEMI_SPACE_FLAG } from "../../src/runtime/node-flags.js";
 
 const IMAGE = "regauth:e2e";
 const NETWORK = "regauth-image-e2e";
@@ -128,7 +129,7 @@ describe("the container image built from the project's Dockerfile", { skip: miss
     t.diagnostic(`image ${IMAGE}: ${mib(info.Size)} (${info.Size} bytes); its base node:20-bookworm-slim stand-in: ${mib(base.Size)}; regauth adds ${mib(info.Size - base.Size)}`);
     for (const line of timings) t.diagnostic(line);
     assert.equal(info.Config.User, "node");
-    assert.deepEqual(info.Config.Entrypoint, ["node", "/app/bin/regauth"]);
+    assert.deepEqual(info.Config.Entrypoint, ["node", SEMI_SPACE_FLAG, "/app/bin/regauth"]);
     assert.deepEqual(info.Config.Cmd, ["serve", "/config/auth_config.yml"]);
     assert.deepEqual(info.Config.Healthcheck.Test, ["CMD", "node", "/app/bin/healthcheck"]);
     assert.ok("5001/tcp" in info.Config.ExposedPorts);

@@ -18,6 +18,7 @@ import { parseTokenRequest } from "../../src/request/token-request.js";
 import { parseConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
+import { SEMI_SPACE_FLAG } from "../../src/runtime/node-flags.js";
 import { Secret } from "../../src/secret.js";
 import { RegauthServer } from "../../src/server/server.js";
 import { freePort } from "../helpers/ports.js";
@@ -194,6 +195,10 @@ describe("the CLI: workers, SIGHUP and the file watch, shutdown", () => {
       assert.match(r.stderr(), /2 workers/);
       const children = () => execFileSync("pgrep", ["-P", String(r.proc.pid)]).toString().trim().split("\n").filter(Boolean);
       assert.equal(children().length, 2);
+      // The primary was started as plain `node bin/regauth`: its workers still get the young generation the launchers give.
+      const nodeArgs = async (pid: string) => (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+      for (const pid of children()) assert.ok((await nodeArgs(pid)).includes(SEMI_SPACE_FLAG), (await nodeArgs(pid)).join(" "));
+      assert.ok(!(await nodeArgs(String(r.proc.pid))).includes(SEMI_SPACE_FLAG));
       assert.deepEqual(granted((await get(`${r.url}/auth?service=s&scope=repository:a/b:pull,push`)).body), ["pull"]);
 
       // Kill one worker: the primary replaces it and nothing stops answering.
