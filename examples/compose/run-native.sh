@@ -25,7 +25,8 @@ cleanup() {
 trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAILED: $*" >&2; for f in "$work"/*.log; do echo "--- $f" >&2; tail -20 "$f" >&2; done; exit 1; }
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+# N free loopback ports, all held open until each is known: separate probes could be handed the same port twice.
+free_ports() { node -e 'const net=require("net"),n=+process.argv[1],all=[];let up=0;for(let i=0;i<n;i++)all.push(net.createServer().listen(0,"127.0.0.1",()=>{if(++up<n)return;console.log(all.map((s)=>s.address().port).join(" "));all.forEach((s)=>s.close())}))' "$1"; }
 wait_for() { # wait_for DESCRIPTION COMMAND...
   local what=$1; shift
   for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -33,7 +34,8 @@ wait_for() { # wait_for DESCRIPTION COMMAND...
 }
 http_ok() { node -e 'fetch(process.argv[1]).then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))' "$1"; }
 
-ldap_port=$(free_port); regauth_port=$(free_port); registry_port=$(free_port)
+read -r ldap_port regauth_port registry_port < <(free_ports 3)
+[ -n "$registry_port" ] || { echo "FAILED: no free loopback ports" >&2; exit 1; }
 
 step "slapd on 127.0.0.1:$ldap_port (suffix dc=example,dc=org, memberof overlay)"
 mkdir -p "$work/ldap-data"

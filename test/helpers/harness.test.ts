@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -32,11 +33,15 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-test("freePort returns distinct usable ports", async () => {
-  const a = await freePort();
-  const b = await freePort();
-  assert.ok(a > 0 && a < 65536);
-  assert.ok(b > 0 && b < 65536);
+test("freePort returns distinct usable ports, never the same one twice in a process", async () => {
+  const ports: number[] = [];
+  for (let i = 0; i < 200; i++) ports.push(await freePort());
+  assert.ok(ports.every((p) => p > 0 && p < 65536));
+  assert.equal(new Set(ports).size, ports.length);
+  // Usable: each can be bound right away.
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(ports[0], "127.0.0.1", r));
+  await new Promise<void>((r) => srv.close(() => r()));
 });
 
 test("createTar output is read back by GNU tar with the right contents", async () => {

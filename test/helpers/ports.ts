@@ -1,12 +1,27 @@
 import { connect, createServer } from "node:net";
 
+/** Ports freePort() gave out in this process: the kernel may offer a just-released port again. */
+const handedOut = new Set<number>();
+
 /**
- * Ask the kernel for a currently free TCP port on 127.0.0.1.
+ * Ask the kernel for a currently free TCP port on 127.0.0.1, never one this process was given
+ * before (two freePort() calls before either port is bound, as for a server and its second
+ * listener, would otherwise get the same port now and then).
  *
  * The port is released before we return, so another process may grab it before the
  * caller binds it; callers that spawn servers should retry on "address already in use".
  */
-export function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await kernelPort();
+    if (!handedOut.has(port) || attempt >= 50) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
