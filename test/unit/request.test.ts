@@ -46,6 +46,11 @@ describe("parseBasicAuth", () => {
     [`basic ${Buffer.from("bob:pw").toString("base64")}`, "bob", "pw"],
     [`BASIC ${Buffer.from("bob:pw").toString("base64")}`, "bob", "pw"],
     [`Basic  ${Buffer.from("bob:pw").toString("base64")} `, "bob", "pw"],
+    // Unpadded base64 is taken, as before.
+    ["Basic Ym9iOnB3MQ", "bob", "pw1"],
+    // Characters beyond the BMP, and a password that is all non-ASCII.
+    [basic("𝒶lice:🔑"), "𝒶lice", "🔑"],
+    [basic("ü:€"), "ü", "€"],
   ];
   for (const [header, user, password] of valid) {
     test(`${JSON.stringify(header)} -> ${user}`, () => {
@@ -69,6 +74,8 @@ describe("parseBasicAuth", () => {
     ["Basic YWxp@2U6cw==", "not valid base64"],
     ["Basic YWxpY2U6c===", "not valid base64"],
     ["Basic YWxpY", "not valid base64"],
+    ["Basic YWxpY2U6cw=", "not valid base64"],
+    ["Basic YWxpY2U6=w==", "not valid base64"],
     [basic(Buffer.from([0xff, 0xfe, 0x3a, 0x61])), "not valid UTF-8"],
     [basic(Buffer.from([0x61, 0x3a, 0xc3])), "not valid UTF-8"],
     ["Bearer eyJhbGciOiJFUzI1NiJ9.e30.sig", 'scheme "Bearer" is not supported'],
