@@ -10,13 +10,22 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const ASCII = /^[\x00-\x7f]*$/;
 const SCHEME = /^([A-Za-z]+) +(.*)$/;
+const NOT_BASE64 = "Authorization header: Basic credentials are not valid base64";
 
-/** The base64 part of any spelling of the Basic scheme (any case, extra spaces), or a 400 that says what is wrong. */
+/**
+ * The base64 part of the header, checked once against the alphabet, or a 400 that says what is
+ * wrong. The usual spelling, `Basic <base64>` exactly, needs no regex over the header and no
+ * trims; any other (any case, extra spaces) takes the general parse.
+ */
 function basicPayload(header: string): string {
+  const exact = header.startsWith("Basic ") ? header.slice(6) : "";
+  if (exact !== "" && BASE64.test(exact)) return exact;
   const m = SCHEME.exec(header.trim());
   if (!m) throw new BadRequestError("Authorization header is malformed: expected `Basic <base64(user:password)>`");
   if (m[1]!.toLowerCase() !== "basic") throw new BadRequestError(`Authorization scheme "${m[1]}" is not supported here: send Basic credentials`);
-  return m[2]!.trim();
+  const b64 = m[2]!.trim();
+  if (!BASE64.test(b64)) throw new BadRequestError(NOT_BASE64);
+  return b64;
 }
 
 /**
@@ -29,16 +38,14 @@ function basicPayload(header: string): string {
  */
 export function parseBasicAuth(header: string | undefined): Credentials | undefined {
   if (header === undefined) return undefined;
-  let b64 = header.startsWith("Basic ") ? header.slice(6) : "";
-  if (b64 === "" || !BASE64.test(b64)) b64 = basicPayload(header);
-  if (!BASE64.test(b64) || b64.length % 4 === 1) throw new BadRequestError("Authorization header: Basic credentials are not valid base64");
+  const b64 = basicPayload(header);
   // One character per byte: the text itself when every byte is ASCII.
   let bytes: string;
   try {
     bytes = atob(b64);
   } catch {
-    // A padding that does not fit the length ("YQ="): the regex cannot count that.
-    throw new BadRequestError("Authorization header: Basic credentials are not valid base64");
+    // What the alphabet check cannot see: a length that leaves one character over, a padding that does not fit it ("YQ=").
+    throw new BadRequestError(NOT_BASE64);
   }
   let text = bytes;
   if (!ASCII.test(bytes)) {
